@@ -1,0 +1,130 @@
+"""Inspecting the callables a task is given, once, at construction."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec
+
+import anyio.to_thread
+
+__all__ = ["check_callable", "describe", "is_async", "make_caller", "qualname"]
+
+_P = ParamSpec("_P")
+
+
+def _unwrap_partial(func: object) -> object:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
+
+
+def is_async(func: object) -> bool:
+    """Whether calling `func` returns a coroutine to await.
+
+    Covers `async def`, `functools.partial` of one, and objects whose
+    `__call__` is `async def`.
+    """
+    target = _unwrap_partial(func)
+    if inspect.iscoroutinefunction(target):
+        return True
+    if inspect.isfunction(target) or inspect.ismethod(target):
+        return False
+    return callable(target) and inspect.iscoroutinefunction(type(target).__call__)
+
+
+def qualname(func: object) -> str:
+    """A readable name for `func`: its qualified name, or its class's."""
+    target = _unwrap_partial(func)
+    name = getattr(target, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    return type(target).__qualname__
+
+
+def describe(func: object) -> str:
+    """`func` as error messages name it."""
+    return f"{qualname(func)!r}"
+
+
+def _is_fastapi_dependency(default: object) -> bool:
+    # Checked by name so that the core never imports FastAPI.
+    return any(
+        cls.__module__.startswith("fastapi") and cls.__name__ in {"Depends", "Security"}
+        for cls in type(default).__mro__
+    )
+
+
+def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
+    """Refuse `func` unless it can be called with exactly `n_args` positionals.
+
+    Raises TypeError naming `argument`, the function and the offending
+    parameter, so a mistake surfaces at construction, not at the first tick.
+    """
+    if not callable(func):
+        msg = f"{argument} must be callable, got {func!r}"
+        raise TypeError(msg)
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        # Some builtins have no signature; they fail loudly at run time instead.
+        return
+    positional = 0
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if _is_fastapi_dependency(param.default):
+            msg = (
+                f"{argument} {describe(func)} has parameter {param.name!r} defaulting "
+                f"to {param.default!r}: FastAPI dependencies are not resolved for "
+                "periodic tasks; open the resource inside the function instead"
+            )
+            raise TypeError(msg)
+        if param.default is not param.empty:
+            continue
+        can_take_positional = param.kind in (
+            param.POSITIONAL_ONLY,
+            param.POSITIONAL_OR_KEYWORD,
+        )
+        if can_take_positional and positional < n_args:
+            positional += 1
+            continue
+        msg = (
+            f"{argument} {describe(func)} has required parameter {param.name!r}; "
+            f"it is called with {n_args} argument{'s' if n_args != 1 else ''}"
+        )
+        raise TypeError(msg)
+    takes_varargs = any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values())
+    if positional < n_args and not takes_varargs:
+        msg = (
+            f"{argument} {describe(func)} must accept {n_args} positional "
+            f"argument{'s' if n_args != 1 else ''}"
+        )
+        raise TypeError(msg)
+
+
+def make_caller(func: Callable[_P, object]) -> Callable[_P, Awaitable[object]]:
+    """Decide once how to call `func`: awaited inline, or in a worker thread.
+
+    Sync functions go to anyio's thread pool, the one FastAPI uses for `def`
+    endpoints, so a blocking body never stalls the event loop.
+    """
+    if is_async(func):
+        return func  # type: ignore[return-value]
+    return functools.partial(anyio.to_thread.run_sync, functools.partial(_call, func))
+
+
+def _call(func: Callable[..., object], *args: object) -> object:
+    result = func(*args)
+    if inspect.isawaitable(result):
+        # Awaiting it in a worker thread is impossible; dropping it would hide
+        # the bug behind a "never awaited" warning.
+        if inspect.iscoroutine(result):
+            result.close()
+        msg = (
+            f"{describe(func)} returned an awaitable but was classified as sync; "
+            "declare it with `async def`"
+        )
+        raise TypeError(msg)
+    return result

@@ -1,0 +1,67 @@
+"""`repeat_every`: the fastapi-utils-compatible decorator."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from repeating._callables import qualname
+from repeating._clock import Clock
+from repeating._task import RepeatedTask
+
+__all__ = ["repeat_every"]
+
+_Starter = Callable[[], Coroutine[Any, Any, RepeatedTask]]
+
+
+def repeat_every(
+    *,
+    seconds: float | timedelta,
+    wait_first: bool | float = False,
+    max_repetitions: int | None = None,
+    logger: logging.Logger | None = None,
+    raise_exceptions: bool = False,
+    on_complete: Callable[[], object] | None = None,
+    on_exception: Callable[[Exception], object] | None = None,
+    name: str | None = None,
+    clock: Clock | None = None,
+) -> Callable[[Callable[[], object]], _Starter]:
+    """Turn a zero-argument function into an async starter of a `RepeatedTask`.
+
+    Awaiting the decorated function builds a `RepeatedTask` with these options,
+    starts it and returns it at once, without waiting for any run; so it stacks
+    under `@app.on_event("startup")` as `fastapi_utils.tasks.repeat_every`
+    does, and works in a FastAPI lifespan. Each await starts a new task.
+
+    Options are validated when decorating; decorating needs no event loop.
+    """
+
+    def decorate(func: Callable[[], object]) -> _Starter:
+        # Built now so that bad options fail at decoration, not at startup.
+        template = RepeatedTask(
+            func=func,
+            seconds=seconds,
+            wait_first=wait_first,
+            max_repetitions=max_repetitions,
+            logger=logger,
+            raise_exceptions=raise_exceptions,
+            on_complete=on_complete,
+            on_exception=on_exception,
+            name=name if name is not None else qualname(func),
+            clock=clock,
+        )
+
+        @functools.wraps(func)
+        async def start() -> RepeatedTask:
+            task = attrs.evolve(template)
+            task.start()
+            return task
+
+        return start
+
+    return decorate

@@ -1,0 +1,262 @@
+"""start, stop, cancel, join and `async with`, on the real event loop clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from repeating import RepeatedTask
+from repeating.testing import VirtualClock
+
+
+async def nothing() -> None:
+    """A run that does nothing."""
+
+
+def our_tasks() -> list[asyncio.Task[object]]:
+    """The asyncio tasks this library created that are still pending."""
+    return [
+        t for t in asyncio.all_tasks() if t.get_name().startswith("repeating:") and not t.done()
+    ]
+
+
+def test_start_without_running_loop_raises() -> None:
+    """start() outside a running event loop raises a RuntimeError that says so."""
+    task = RepeatedTask(func=nothing, seconds=1)
+    with pytest.raises(RuntimeError, match="start\\(\\) needs a running event loop"):
+        task.start()
+    assert task.running is False
+    assert task.handle is None
+
+
+async def test_second_start_raises(clock: VirtualClock) -> None:
+    """start() on a running task raises, naming the task."""
+    task = RepeatedTask(func=nothing, seconds=1, name="refresh", clock=clock)
+    async with task:
+        with pytest.raises(RuntimeError, match="task 'refresh' is already running"):
+            task.start()
+
+
+async def test_stopped_task_starts_again(clock: VirtualClock) -> None:
+    """A stopped and joined task can be started again; counters are cumulative."""
+    task = RepeatedTask(func=nothing, seconds=10, max_repetitions=2, clock=clock)
+    task.start()
+    await clock.advance(20)
+    await task.join()
+    assert (task.count, task.running) == (2, False)
+    task.start()
+    assert task.running is True
+    await clock.advance(20)
+    await task.join()
+    assert task.count == 4
+
+
+async def test_stop_while_sleeping_ends_at_once() -> None:
+    """stop() on a task sleeping a 1-hour period lets join() return within 50 ms."""
+    task = RepeatedTask(func=nothing, seconds=3600)
+    task.start()
+    await asyncio.sleep(0.01)
+    assert task.count == 1
+    began = time.monotonic()
+    task.stop()
+    await task.join()
+    assert time.monotonic() - began < 0.05
+    assert task.running is False
+    assert our_tasks() == []
+
+
+async def test_stop_during_run_lets_it_finish() -> None:
+    """stop() during an async run lets that run finish, then the loop ends."""
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[bool] = []
+
+    async def work() -> None:
+        started.set()
+        await release.wait()
+        finished.append(True)
+
+    task = RepeatedTask(func=work, seconds=0.01)
+    task.start()
+    await started.wait()
+    task.stop()
+    await asyncio.sleep(0.05)
+    assert task.handle is not None
+    assert not task.handle.done()
+    release.set()
+    await task.join()
+    assert finished == [True]
+    assert task.count == 1
+
+
+async def test_stop_during_sync_run_lets_it_finish() -> None:
+    """stop() during a sync run in a worker thread waits for the thread to return."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def work() -> None:
+        started.set()
+        assert release.wait(5)
+        finished.append(True)
+
+    task = RepeatedTask(func=work, seconds=0.01)
+    task.start()
+    await asyncio.to_thread(started.wait, 5)
+    task.stop()
+    release.set()
+    await task.join()
+    assert finished == [True]
+    assert task.count == 1
+
+
+async def test_cancel_cancels_async_run(caplog: pytest.LogCaptureFixture) -> None:
+    """cancel() cancels an async run in progress; our cancellation is not an error."""
+    started = asyncio.Event()
+    outcome: list[str] = []
+
+    async def work() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    task = RepeatedTask(func=work, seconds=1)
+    with caplog.at_level(logging.DEBUG, logger="repeating"):
+        task.start()
+        await started.wait()
+        task.cancel()
+        await task.join()
+    assert outcome == ["cancelled"]
+    assert (task.failures, task.last_error, task.running) == (0, None, False)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert our_tasks() == []
+
+
+async def test_stop_twice_is_harmless(clock: VirtualClock) -> None:
+    """stop() and cancel() are idempotent, before start and after the end too."""
+    task = RepeatedTask(func=nothing, seconds=1, clock=clock)
+    task.stop()
+    task.cancel()
+    await task.join()
+    task.start()
+    await clock.advance(1)
+    task.stop()
+    task.stop()
+    task.cancel()
+    await task.join()
+    task.stop()
+    await task.join()
+    assert (task.count, task.running) == (2, False)
+
+
+async def test_no_task_left_after_join() -> None:
+    """After join() no asyncio task of ours is pending, for async and sync functions."""
+
+    def sync_work() -> None:
+        pass
+
+    tasks = [
+        RepeatedTask(func=nothing, seconds=0.001),
+        RepeatedTask(func=sync_work, seconds=0.001),
+    ]
+    for task in tasks:
+        task.start()
+    await asyncio.sleep(0.02)
+    for task in tasks:
+        task.stop()
+    for task in tasks:
+        await task.join()
+    assert our_tasks() == []
+    assert all(task.count >= 2 for task in tasks)
+
+
+async def test_async_with_starts_and_stops(clock: VirtualClock) -> None:
+    """`async with task:` starts it on entry, stops and joins it on exit."""
+    task = RepeatedTask(func=nothing, seconds=5, clock=clock)
+    async with task as entered:
+        assert entered is task
+        assert task.running
+        await clock.advance(5)
+    assert task.handle is not None
+    assert (task.running, task.handle.done(), task.count) == (False, True, 2)
+
+
+async def test_stop_before_first_run_runs_nothing(clock: VirtualClock) -> None:
+    """stop() right after start() ends the loop before any run."""
+    task = RepeatedTask(func=nothing, seconds=5, clock=clock)
+    task.start()
+    task.stop()
+    await task.join()
+    assert task.count == 0
+
+
+async def test_join_from_own_run_raises(clock: VirtualClock) -> None:
+    """join() from inside the task's own run fails instead of deadlocking."""
+    errors: list[Exception] = []
+    task: RepeatedTask
+
+    async def work() -> None:
+        try:
+            await task.join()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    task = RepeatedTask(func=work, seconds=5, clock=clock)
+    async with task:
+        await clock.advance()
+    assert "would wait forever" in str(errors[0])
+
+
+async def test_stop_from_inside_run(clock: VirtualClock) -> None:
+    """A run may stop its own task; no further run starts."""
+    task: RepeatedTask
+
+    async def work() -> None:
+        task.stop()
+
+    task = RepeatedTask(func=work, seconds=5, clock=clock)
+    task.start()
+    await clock.advance(20)
+    await task.join()
+    assert task.count == 1
+
+
+async def test_external_cancellation_propagates(clock: VirtualClock) -> None:
+    """Cancelling the handle directly (not via stop/cancel) leaves it cancelled."""
+    task = RepeatedTask(func=nothing, seconds=5, clock=clock)
+    task.start()
+    await clock.advance()
+    assert task.handle is not None
+    task.handle.cancel()
+    await task.join()
+    assert task.handle.cancelled()
+    assert task.running is False
+
+
+async def test_dropped_task_keeps_running(clock: VirtualClock) -> None:
+    """A running task whose object is dropped is not collected, and keeps running."""
+    import gc
+    import weakref
+
+    calls: list[float] = []
+
+    async def work() -> None:
+        calls.append(clock.time())
+
+    task = RepeatedTask(func=work, seconds=1, clock=clock)
+    task.start()
+    ref = weakref.ref(task)
+    del task
+    gc.collect()
+    await clock.advance(2)
+    assert calls == [0.0, 1.0, 2.0]
+    alive = ref()
+    assert alive is not None
+    alive.stop()
+    await alive.join()

@@ -1,0 +1,173 @@
+"""Bad configuration is refused at construction, naming the argument and the value."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+from fastapi import Depends
+
+from repeating import RepeatedTask, repeat_every
+
+
+async def ok() -> None:
+    """A valid function."""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"seconds": 0}, ValueError, "seconds must be finite and > 0, got 0"),
+        ({"seconds": -5}, ValueError, "seconds must be finite and > 0, got -5"),
+        ({"seconds": float("nan")}, ValueError, "seconds must be finite and > 0, got nan"),
+        ({"seconds": float("inf")}, ValueError, "seconds must be finite and > 0, got inf"),
+        ({"seconds": "60"}, TypeError, "seconds must be a number or a timedelta, got '60'"),
+        ({"seconds": True}, TypeError, "seconds must be a number or a timedelta, got True"),
+        ({"seconds": None}, TypeError, "seconds must be a number or a timedelta, got None"),
+        (
+            {"seconds": 1, "wait_first": -1},
+            ValueError,
+            "wait_first must be a finite number of seconds >= 0, got -1",
+        ),
+        (
+            {"seconds": 1, "wait_first": float("nan")},
+            ValueError,
+            "wait_first must be a finite number of seconds >= 0, got nan",
+        ),
+        (
+            {"seconds": 1, "wait_first": "yes"},
+            TypeError,
+            "wait_first must be a bool or a number of seconds, got 'yes'",
+        ),
+        ({"seconds": 1, "max_repetitions": 0}, ValueError, "max_repetitions must be >= 1, got 0"),
+        ({"seconds": 1, "max_repetitions": -2}, ValueError, "max_repetitions must be >= 1, got -2"),
+        (
+            {"seconds": 1, "max_repetitions": 1.5},
+            TypeError,
+            "max_repetitions must be an int or None, got 1.5",
+        ),
+        (
+            {"seconds": 1, "logger": "repeating"},
+            TypeError,
+            "'logger' must be <class 'logging.Logger'>",
+        ),
+        (
+            {"seconds": 1, "raise_exceptions": 1},
+            TypeError,
+            "'raise_exceptions' must be <class 'bool'>",
+        ),
+        ({"seconds": 1, "on_complete": 3}, TypeError, "on_complete must be callable, got 3"),
+        (
+            {"seconds": 1, "on_exception": "log"},
+            TypeError,
+            "on_exception must be callable, got 'log'",
+        ),
+        (
+            {"seconds": 1, "on_exception": lambda: None},
+            TypeError,
+            "on_exception '<lambda>' must accept 1 positional argument",
+        ),
+        (
+            {"seconds": 1, "on_complete": lambda x: None},
+            TypeError,
+            "on_complete '<lambda>' has required parameter 'x'",
+        ),
+        ({"seconds": 1, "name": ""}, TypeError, "name must be a non-empty str, got ''"),
+        (
+            {"seconds": 1, "clock": object()},
+            TypeError,
+            "clock must provide time(), sleep_until() and attach()",
+        ),
+    ],
+)
+def test_bad_option(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
+    """Each bad option raises at construction, and so does the decorator at decoration."""
+    with pytest.raises(error, match=re.escape(message)):
+        RepeatedTask(func=ok, **kwargs)
+    with pytest.raises(error, match=re.escape(message)):
+        repeat_every(**kwargs)(ok)
+
+
+def test_non_callable_func() -> None:
+    """A func that is not callable is refused, with its value."""
+    with pytest.raises(TypeError, match=re.escape("func must be callable, got 42")):
+        RepeatedTask(func=42, seconds=1)  # type: ignore[arg-type]
+
+
+def test_func_with_required_parameter() -> None:
+    """A func with a required parameter is refused, naming function and parameter."""
+
+    def purge(db: object) -> None:
+        pass
+
+    message = "func 'test_func_with_required_parameter.<locals>.purge' has required parameter 'db'"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        RepeatedTask(func=purge, seconds=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(message)):
+        repeat_every(seconds=1)(purge)  # type: ignore[arg-type]
+
+
+def test_func_with_only_optional_parameters_is_accepted() -> None:
+    """Defaults, *args and **kwargs are fine: the function is called with none."""
+
+    def purge(limit: int = 10, *args: object, **kwargs: object) -> None:
+        pass
+
+    assert RepeatedTask(func=purge, seconds=1).name.endswith("purge")
+
+
+def test_fastapi_depends_default_is_refused() -> None:
+    """A parameter defaulting to Depends(...) is refused with an explanation."""
+
+    def get_db() -> object:
+        return object()
+
+    def purge(db: object = Depends(get_db)) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="parameter 'db' defaulting to Depends") as info:
+        repeat_every(seconds=60)(purge)
+    assert "FastAPI dependencies are not resolved" in str(info.value)
+
+
+def test_neither_func_nor_run() -> None:
+    """A plain RepeatedTask without func is refused."""
+    with pytest.raises(
+        TypeError,
+        match=re.escape("RepeatedTask needs func=..., or a subclass that overrides run()"),
+    ):
+        RepeatedTask(seconds=1)
+
+
+def test_both_func_and_run_refused() -> None:
+    """A subclass overriding run() takes no func: one of them would be silently unused."""
+
+    class Refresh(RepeatedTask):
+        async def run(self) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="overrides run\\(\\), so it takes no func"):
+        Refresh(func=ok, seconds=1)
+
+
+def test_missing_seconds() -> None:
+    """seconds is required."""
+    with pytest.raises(TypeError, match="seconds"):
+        RepeatedTask(func=ok)  # type: ignore[call-arg]
+
+
+def test_valid_options_are_kept() -> None:
+    """Valid options are stored as given (seconds as float)."""
+    logger = logging.getLogger("x")
+    task = RepeatedTask(
+        func=ok, seconds=2, wait_first=0, max_repetitions=1, logger=logger, name="n"
+    )
+    assert (task.seconds, task.wait_first, task.max_repetitions, task.logger, task.name) == (
+        2.0,
+        0,
+        1,
+        logger,
+        "n",
+    )
