@@ -7,6 +7,9 @@ inside the project's virtual environment). Settings come from the environment:
     DATABASE_PATH    the SQLite file (default tokens.db in the current folder)
     DEMO_TOKENS      short-lived tokens created at startup, to watch them go (default 5)
     HOST, PORT       where uvicorn listens (default 127.0.0.1:8000)
+    TASKS_CONTROL_TOKEN
+                     when set, enables POST /tasks/{name}/trigger, /pause and /resume,
+                     which then require the header `X-Tasks-Token: <that value>`
 
 Then, from another terminal:
 
@@ -14,6 +17,7 @@ Then, from another terminal:
          -d '{"ttl_seconds": 3}'
     curl localhost:8000/tokens/count
     curl localhost:8000/tasks
+    curl localhost:8000/tasks/purge_expired_tokens
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, create_engine, delete, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from repeating import RepeatedTask, repeat_every
+from repeating import repeat_every
+from repeating.fastapi import Tasks
 
 log = logging.getLogger("token_cleanup")
 
@@ -62,16 +68,6 @@ class TokenCount(BaseModel):
     stored: int
 
 
-class TaskStatus(BaseModel):
-    name: str
-    running: bool
-    count: int
-    failures: int
-    last_error: str | None
-    last_started_at: datetime | None
-    next_run_at: datetime | None
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -86,27 +82,32 @@ def issue_token(engine: Engine, ttl_seconds: float) -> Token:
     return token
 
 
-def status_of(task: RepeatedTask) -> TaskStatus:
-    error = task.last_error
-    return TaskStatus(
-        name=task.name,
-        running=task.running,
-        count=task.count,
-        failures=task.failures,
-        last_error=None if error is None else f"{type(error).__name__}: {error}",
-        last_started_at=task.last_started_at,
-        next_run_at=task.next_run_at,
-    )
+def require_token(expected: str) -> Callable[[str | None], None]:
+    """A dependency accepting only requests whose X-Tasks-Token header is `expected`."""
+
+    def check(x_tasks_token: Annotated[str | None, Header()] = None) -> None:
+        given = (x_tasks_token or "").encode()
+        if not secrets.compare_digest(given, expected.encode()):
+            raise HTTPException(401, "missing or wrong X-Tasks-Token header")
+
+    return check
 
 
-def create_app(*, database_path: str, cleanup_seconds: float, demo_tokens: int = 0) -> FastAPI:
-    """The app, with its own engine and purge task."""
+def create_app(
+    *,
+    database_path: str,
+    cleanup_seconds: float,
+    demo_tokens: int = 0,
+    control_token: str | None = None,
+) -> FastAPI:
+    """The app, with its own engine, purge task and status API."""
     engine = create_engine(f"sqlite:///{database_path}")
-    tasks: list[RepeatedTask] = []
+    tasks = Tasks(grace=5)
 
     # A plain `def`: it runs in the thread pool, so SQLite's blocking calls never
     # stall the event loop.
-    @repeat_every(seconds=cleanup_seconds, logger=log)
+    @tasks.add
+    @repeat_every(seconds=cleanup_seconds, logger=log, name="purge_expired_tokens")
     def purge_expired_tokens() -> None:
         with Session(engine) as session, session.begin():
             expired = delete(Token).where(Token.expires_at <= utcnow()).returning(Token.id)
@@ -114,21 +115,23 @@ def create_app(*, database_path: str, cleanup_seconds: float, demo_tokens: int =
         log.info("purged %d expired token(s)", removed)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def database(app: FastAPI) -> AsyncIterator[None]:
         Base.metadata.create_all(engine)
         for n in range(demo_tokens):
             issue_token(engine, ttl_seconds=1 + n)
-        task = await purge_expired_tokens()
-        tasks.append(task)
-        try:
-            yield
-        finally:
-            task.stop()
-            await task.join()
-            tasks.remove(task)
-            engine.dispose()
+        yield
+        engine.dispose()
 
-    app = FastAPI(title="token cleanup", lifespan=lifespan)
+    # The database is ready before the task starts, and the task has stopped
+    # before the engine is disposed.
+    app = FastAPI(title="token cleanup", lifespan=tasks.lifespan(database))
+
+    if control_token:
+        app.include_router(
+            tasks.router(control=True, control_dependencies=[Depends(require_token(control_token))])
+        )
+    else:
+        app.include_router(tasks.router())
 
     @app.post("/tokens", status_code=201)
     def create_token(body: NewToken) -> IssuedToken:
@@ -142,10 +145,6 @@ def create_app(*, database_path: str, cleanup_seconds: float, demo_tokens: int =
             live = session.scalar(select(func.count(Token.id)).where(Token.expires_at > utcnow()))
         return TokenCount(live=live or 0, stored=stored)
 
-    @app.get("/tasks")
-    def list_tasks() -> list[TaskStatus]:
-        return [status_of(task) for task in tasks]
-
     return app
 
 
@@ -154,6 +153,7 @@ def app_from_environment() -> FastAPI:
         database_path=os.environ.get("DATABASE_PATH", "tokens.db"),
         cleanup_seconds=float(os.environ.get("CLEANUP_SECONDS", "5")),
         demo_tokens=int(os.environ.get("DEMO_TOKENS", "5")),
+        control_token=os.environ.get("TASKS_CONTROL_TOKEN") or None,
     )
 
 

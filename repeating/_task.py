@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -113,6 +114,14 @@ def _maybe_caller(
     return None if hook is None else make_caller(hook)
 
 
+def _uncancel() -> int:
+    """Withdraw one cancellation request from the current task; how many remain."""
+    task = asyncio.current_task()
+    if task is None or sys.version_info < (3, 11):
+        return 0
+    return task.uncancel()
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -154,6 +163,7 @@ class RepeatedTask:
     last_error: Exception | None = attrs.field(default=None, init=False)
     handle: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     running: bool = attrs.field(default=False, init=False)
+    paused: bool = attrs.field(default=False, init=False)
     last_started_at: datetime | None = attrs.field(default=None, init=False)
     last_finished_at: datetime | None = attrs.field(default=None, init=False)
     next_run_at: datetime | None = attrs.field(default=None, init=False)
@@ -172,7 +182,9 @@ class RepeatedTask:
         default=attrs.Factory(lambda self: _maybe_caller(self.on_complete), takes_self=True),
     )
     _stopping: bool = attrs.field(default=False, init=False, repr=False)
-    _sleeping: bool = attrs.field(default=False, init=False, repr=False)
+    _triggered: bool = attrs.field(default=False, init=False, repr=False)
+    _waiting: bool = attrs.field(default=False, init=False, repr=False)
+    _wake_requested: bool = attrs.field(default=False, init=False, repr=False)
     _cancelled_by_us: bool = attrs.field(default=False, init=False, repr=False)
 
     def run(self) -> Awaitable[None] | None:
@@ -201,7 +213,9 @@ class RepeatedTask:
             raise RuntimeError(msg)
         clock = self.clock if self.clock is not None else LoopClock(loop)
         self._stopping = False
-        self._sleeping = False
+        self._triggered = False
+        self._waiting = False
+        self._wake_requested = False
         self._cancelled_by_us = False
         self.running = True
         handle = loop.create_task(self._loop(clock), name=f"repeating:{self.name}")
@@ -217,8 +231,7 @@ class RepeatedTask:
         allowed to finish.
         """
         self._stopping = True
-        if self._sleeping:
-            self._cancel_loop()
+        self._wake()
 
     def cancel(self) -> None:
         """Stop, and cancel an async run in progress.
@@ -226,7 +239,44 @@ class RepeatedTask:
         A sync run cannot be interrupted: the loop ends when its thread returns.
         """
         self._stopping = True
-        self._cancel_loop()
+        handle = self.handle
+        if handle is not None and not handle.done():
+            self._cancelled_by_us = True
+            handle.cancel()
+
+    def trigger(self) -> None:
+        """Run as soon as possible, without moving the schedule.
+
+        A run in progress finishes first (runs never overlap); several triggers
+        during one run give one extra run. A paused task runs once and stays
+        paused. Raises RuntimeError if the task is not running.
+        """
+        if not self.running:
+            msg = f"task {self.name!r} is not running; start() it before trigger()"
+            raise RuntimeError(msg)
+        self._triggered = True
+        self._wake()
+
+    def pause(self) -> None:
+        """Let no scheduled run start until `resume()`. Idempotent.
+
+        A run in progress finishes. The flag survives `stop()` and `start()`.
+        """
+        self.paused = True
+        self._wake()
+
+    def resume(self) -> None:
+        """Undo `pause()`: the next run is the schedule's next tick from now.
+
+        The ticks that passed while paused are not run: no burst of catch-up runs.
+        """
+        self.paused = False
+        self._wake()
+
+    @property
+    def schedule(self) -> str:
+        """The schedule, for people: `every 60s`."""
+        return f"every {self.seconds:g}s"
 
     async def join(self) -> None:
         """Wait until the loop has ended.
@@ -261,12 +311,6 @@ class RepeatedTask:
         self.stop()
         await self.join()
 
-    def _cancel_loop(self) -> None:
-        handle = self.handle
-        if handle is not None and not handle.done():
-            self._cancelled_by_us = True
-            handle.cancel()
-
     def _on_done(self, handle: asyncio.Task[None]) -> None:
         _RUNNING.discard(handle)
         if not handle.cancelled():
@@ -286,14 +330,24 @@ class RepeatedTask:
         else:
             first_delay = float(self.wait_first)
         start = clock.time() + first_delay
-        tick = 0
+        tick = 0  # the next regular tick, due at start + tick * period
         try:
             while not self._stopping:
-                due = start + tick * period
-                self.next_run_at = _now() + timedelta(seconds=due - clock.time())
-                self._sleeping = True
-                await clock.sleep_until(due)
-                self._sleeping = False
+                if self._triggered:
+                    # An extra run: the grid stays where it is.
+                    self._triggered = False
+                elif self.paused:
+                    self.next_run_at = None
+                    await self._wait(clock, math.inf)
+                    # Back on the grid from now, without the ticks missed meanwhile.
+                    tick = max(tick, math.ceil((clock.time() - start) / period))
+                    continue
+                else:
+                    due = start + tick * period
+                    self.next_run_at = _now() + timedelta(seconds=due - clock.time())
+                    if not await self._wait(clock, due):
+                        continue
+                    tick += 1
                 self.next_run_at = None
                 self.count += 1
                 self.last_started_at = _now()
@@ -319,7 +373,6 @@ class RepeatedTask:
                     if remaining == 0:
                         await self._completed(logger)
                         return
-                tick += 1
                 late = clock.time() - (start + tick * period)
                 if late > 0:
                     # Overran: skip the missed ticks rather than burst through them.
@@ -335,9 +388,32 @@ class RepeatedTask:
             if not self._cancelled_by_us:
                 raise
         finally:
-            self._sleeping = False
             self.running = False
             self.next_run_at = None
+
+    async def _wait(self, clock: Clock, deadline: float) -> bool:
+        """Sleep until `deadline`; False when woken early by `_wake()`."""
+        self._waiting = True
+        try:
+            await clock.sleep_until(deadline)
+        except asyncio.CancelledError:
+            if not self._wake_requested:
+                raise
+            self._wake_requested = False
+            if _uncancel() > 0:
+                raise  # someone else cancelled us too
+            return False
+        finally:
+            self._waiting = False
+        return True
+
+    def _wake(self) -> None:
+        # Waking is a cancellation that _wait() recognizes and swallows, so the
+        # per-tick sleep needs no Event or wait_for of its own.
+        handle = self.handle
+        if self._waiting and not self._wake_requested and handle is not None:
+            self._wake_requested = True
+            handle.cancel()
 
     async def _failed(self, exc: Exception, logger: logging.Logger) -> None:
         self.failures += 1

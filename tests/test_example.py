@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(predicate: object, *, timeout: float, what: str) -> None:
-    """Poll `predicate` every 50 ms until it is true, or fail after `timeout` seconds."""
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+from tests.servers import Server, wait_until
 
 
 def stored_tokens(db: Path) -> int:
@@ -45,53 +20,28 @@ def stored_tokens(db: Path) -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path, subprocess.Popen[str]]]:
+def db(tmp_path: Path) -> Path:
+    """Where the example keeps its SQLite database."""
+    return tmp_path / "tokens.db"
+
+
+@pytest.fixture
+def server(db: Path) -> Iterator[Server]:
     """examples/token_cleanup.py under uvicorn on a free port, purging every 0.2 s."""
-    port = free_port()
-    db = tmp_path / "tokens.db"
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "DATABASE_PATH": str(db),
-        "CLEANUP_SECONDS": "0.2",
-        "DEMO_TOKENS": "0",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "token_cleanup.py")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    srv = Server(
+        ["examples/token_cleanup.py"],
+        env={"DATABASE_PATH": str(db), "CLEANUP_SECONDS": "0.2", "DEMO_TOKENS": "0"},
     )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
-
-    def up() -> bool:
-        assert proc.poll() is None, "the example exited early"
-        try:
-            return client.get("/tasks").status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_until(up, timeout=15, what="the example to serve")
-        yield client, db, proc
+        srv.wait_until_serving("/tasks")
+        yield srv
     finally:
-        client.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        if proc.stdout is not None and not proc.stdout.closed:
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+        srv.close()
 
 
-def test_example_purges_expired_tokens(
-    server: tuple[httpx.Client, Path, subprocess.Popen[str]],
-) -> None:
+def test_example_purges_expired_tokens(server: Server, db: Path) -> None:
     """Tokens with a 1 s time-to-live are deleted by the periodic sync task; /tasks shows it."""
-    client, db, proc = server
+    client = server.client
     for _ in range(3):
         assert client.post("/tokens", json={"ttl_seconds": 1}).status_code == 201
     assert client.post("/tokens", json={"ttl_seconds": 3600}).status_code == 201
@@ -101,7 +51,7 @@ def test_example_purges_expired_tokens(
     assert client.get("/tokens/count").json() == {"live": 1, "stored": 1}
 
     [status] = client.get("/tasks").json()
-    assert status["name"] == "create_app.<locals>.purge_expired_tokens"
+    assert status["name"] == "purge_expired_tokens"
     assert status["running"] is True
     assert status["count"] >= 1
     assert status["failures"] == 0
@@ -109,18 +59,55 @@ def test_example_purges_expired_tokens(
     assert status["last_started_at"] is not None
     assert status["next_run_at"] is not None
 
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=10)
-    assert proc.returncode == 0
-    assert "purged 3 expired token(s)" in output
-    assert "Traceback" not in output
-    assert "Task was destroyed" not in output
+    server.signal(signal.SIGINT)
+    assert server.wait_exit(10) == 0
+    assert "purged 3 expired token(s)" in server.output
+    assert "Traceback" not in server.output
+    assert "Task was destroyed" not in server.output
 
 
-def test_example_rejects_bad_ttl(
-    server: tuple[httpx.Client, Path, subprocess.Popen[str]],
-) -> None:
+def test_example_rejects_bad_ttl(server: Server, db: Path) -> None:
     """A non-positive time-to-live is a 422, not a token."""
-    client, db, _ = server
-    assert client.post("/tokens", json={"ttl_seconds": 0}).status_code == 422
+    assert server.client.post("/tokens", json={"ttl_seconds": 0}).status_code == 422
     assert stored_tokens(db) == 0
+
+
+def test_example_control_is_off_by_default(server: Server) -> None:
+    """Without TASKS_CONTROL_TOKEN the control endpoints do not exist."""
+    response = server.client.post("/tasks/purge_expired_tokens/trigger")
+    assert response.status_code in (404, 405)
+
+
+def test_example_control_needs_the_token(db: Path) -> None:
+    """With TASKS_CONTROL_TOKEN set, control endpoints work only with the X-Tasks-Token header."""
+    srv = Server(
+        ["examples/token_cleanup.py"],
+        env={
+            "DATABASE_PATH": str(db),
+            "CLEANUP_SECONDS": "3600",
+            "DEMO_TOKENS": "0",
+            "TASKS_CONTROL_TOKEN": "s3cret",
+        },
+    )
+    try:
+        srv.wait_until_serving("/tasks")
+        url = "/tasks/purge_expired_tokens"
+        assert srv.client.post(f"{url}/pause").status_code == 401
+        wrong = {"X-Tasks-Token": "guess"}
+        assert srv.client.post(f"{url}/pause", headers=wrong).status_code == 401
+        good = {"X-Tasks-Token": "s3cret"}
+        paused = srv.client.post(f"{url}/pause", headers=good)
+        assert (paused.status_code, paused.json()["paused"]) == (200, True)
+        before = srv.client.get(url).json()["count"]
+        triggered = srv.client.post(f"{url}/trigger", headers=good)
+        assert triggered.status_code == 202
+        wait_until(
+            lambda: srv.client.get(url).json()["count"] == before + 1,
+            timeout=5,
+            what="the triggered run",
+        )
+        resumed = srv.client.post(f"{url}/resume", headers=good).json()
+        assert resumed["paused"] is False
+        assert "s3cret" not in srv.client.get("/tasks").text
+    finally:
+        srv.close()
