@@ -13,11 +13,11 @@ inside the project's virtual environment). Settings come from the environment:
 
 Then, from another terminal:
 
-    curl -X POST localhost:8000/tokens -H 'content-type: application/json' \\
+    curl -X POST 127.0.0.1:8000/tokens -H 'content-type: application/json' \\
          -d '{"ttl_seconds": 3}'
-    curl localhost:8000/tokens/count
-    curl localhost:8000/tasks
-    curl localhost:8000/tasks/purge_expired_tokens
+    curl 127.0.0.1:8000/tokens/count
+    curl 127.0.0.1:8000/tasks
+    curl 127.0.0.1:8000/tasks/purge_expired_tokens
 """
 
 from __future__ import annotations
@@ -136,7 +136,9 @@ def create_app(
     @app.post("/tokens", status_code=201)
     def create_token(body: NewToken) -> IssuedToken:
         token = issue_token(engine, body.ttl_seconds)
-        return IssuedToken(token=token.value, expires_at=token.expires_at)
+        return IssuedToken(
+            token=token.value, expires_at=token.expires_at.replace(tzinfo=timezone.utc)
+        )
 
     @app.get("/tokens/count")
     def count_tokens() -> TokenCount:

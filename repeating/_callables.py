@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec
 
@@ -14,29 +18,34 @@ __all__ = ["check_callable", "describe", "is_async", "make_caller", "qualname"]
 _P = ParamSpec("_P")
 
 
-def _unwrap_partial(func: object) -> object:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
+def _unwrap(func: object) -> object:
+    """The function that really runs: partials and staticmethods unwrapped."""
+    while True:
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif isinstance(func, staticmethod):
+            func = func.__func__
+        else:
+            return func
 
 
 def is_async(func: object) -> bool:
     """Whether calling `func` returns a coroutine to await.
 
-    Covers `async def`, `functools.partial` of one, and objects whose
-    `__call__` is `async def`.
+    Covers `async def`, `functools.partial` of one, a `functools.wraps`
+    wrapper of one, and objects whose `__call__` is `async def`.
     """
-    target = _unwrap_partial(func)
+    target = _unwrap(func)
     if inspect.iscoroutinefunction(target):
         return True
     if inspect.isfunction(target) or inspect.ismethod(target):
-        return False
+        return inspect.iscoroutinefunction(inspect.unwrap(target))
     return callable(target) and inspect.iscoroutinefunction(type(target).__call__)
 
 
 def qualname(func: object) -> str:
     """A readable name for `func`: its qualified name, or its class's."""
-    target = _unwrap_partial(func)
+    target = _unwrap(func)
     name = getattr(target, "__qualname__", None)
     if isinstance(name, str):
         return name
@@ -48,12 +57,26 @@ def describe(func: object) -> str:
     return f"{qualname(func)!r}"
 
 
-def _is_fastapi_dependency(default: object) -> bool:
+def _is_fastapi_dependency(value: object) -> bool:
     # Checked by name so that the core never imports FastAPI.
     return any(
         cls.__module__.startswith("fastapi") and cls.__name__ in {"Depends", "Security"}
-        for cls in type(default).__mro__
+        for cls in type(value).__mro__
     )
+
+
+_DEPENDS_TEXT = re.compile(r"\b(?:Depends|Security)\(.*\)")
+
+
+def _dependency_of(param: inspect.Parameter) -> str | None:
+    """The FastAPI Depends(...) in a parameter's default or Annotated metadata, as text."""
+    candidates: list[object] = [param.default, *getattr(param.annotation, "__metadata__", ())]
+    found = next((repr(c) for c in candidates if _is_fastapi_dependency(c)), None)
+    if found is None and isinstance(param.annotation, str):
+        # Postponed annotations (`from __future__ import annotations`) stay text.
+        match = _DEPENDS_TEXT.search(param.annotation)
+        found = None if match is None else match.group()
+    return found
 
 
 def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
@@ -65,6 +88,13 @@ def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
     if not callable(func):
         msg = f"{argument} must be callable, got {func!r}"
         raise TypeError(msg)
+    target = _unwrap(func)
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        msg = (
+            f"{argument} {describe(func)} is a generator function: calling it would "
+            "not run its body"
+        )
+        raise TypeError(msg)
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
@@ -74,10 +104,11 @@ def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        if _is_fastapi_dependency(param.default):
+        dependency = _dependency_of(param)
+        if dependency is not None:
             msg = (
-                f"{argument} {describe(func)} has parameter {param.name!r} defaulting "
-                f"to {param.default!r}: FastAPI dependencies are not resolved for "
+                f"{argument} {describe(func)} has parameter {param.name!r} depending "
+                f"on {dependency}: FastAPI dependencies are not resolved for "
                 "periodic tasks; open the resource inside the function instead"
             )
             raise TypeError(msg)
@@ -112,7 +143,29 @@ def make_caller(func: Callable[_P, object]) -> Callable[_P, Awaitable[object]]:
     """
     if is_async(func):
         return func  # type: ignore[return-value]
-    return functools.partial(anyio.to_thread.run_sync, functools.partial(_call, func))
+    return functools.partial(_in_thread, functools.partial(_call, func))
+
+
+async def _in_thread(func: Callable[..., object], *args: object) -> object:
+    """Run `func` in anyio's thread pool; if cancelled, still wait for the thread.
+
+    A thread cannot be interrupted. Returning at once would leave the function
+    running after `join()` — after an app's teardown, say — so the cancellation
+    is delivered only once the thread has returned.
+    """
+    run = asyncio.ensure_future(anyio.to_thread.run_sync(func, *args))
+    try:
+        return await asyncio.shield(run)
+    except asyncio.CancelledError:
+        while not run.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait((run,))
+        failure = None if run.cancelled() else run.exception()
+        if failure is not None:
+            logging.getLogger("repeating").error(
+                "%s failed while its task was being cancelled", describe(func), exc_info=failure
+            )
+        raise
 
 
 def _call(func: Callable[..., object], *args: object) -> object:

@@ -22,7 +22,7 @@ _Starter = Callable[[], Coroutine[Any, Any, RepeatedTask]]
 def repeat_every(
     *,
     seconds: float | timedelta,
-    wait_first: bool | float = False,
+    wait_first: bool | float | None = False,
     max_repetitions: int | None = None,
     logger: logging.Logger | None = None,
     raise_exceptions: bool = False,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import numbers
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
@@ -25,32 +28,55 @@ _LOGGER = logging.getLogger("repeating")
 _RUNNING: set[asyncio.Task[None]] = set()
 
 _T = TypeVar("_T", bound="RepeatedTask")
+_frozen = attrs.setters.frozen
 _P = ParamSpec("_P")
 
 
-def _to_seconds(value: float | timedelta) -> float:
+# Beyond about 31 years, wall-clock timestamps would leave datetime's range.
+_MAX_SECONDS = 1e9
+# Below a microsecond, a period means nothing to an event loop.
+_MIN_PERIOD = 1e-6
+
+
+def _as_seconds(value: object, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (timedelta, numbers.Real, Decimal)):
+        msg = f"{argument} must be a number of seconds or a timedelta, got {value!r}"
+        raise TypeError(msg)
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
     else:
-        msg = f"seconds must be a number or a timedelta, got {value!r}"
-        raise TypeError(msg)
-    if not math.isfinite(seconds) or seconds <= 0:
-        msg = f"seconds must be finite and > 0, got {value!r}"
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+    if not math.isfinite(seconds) or seconds > _MAX_SECONDS:
+        msg = f"{argument} must be finite and at most {_MAX_SECONDS:g} s, got {value!r}"
         raise ValueError(msg)
     return seconds
 
 
-def _check_wait_first(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool):
-        return
-    if not isinstance(value, (int, float)):
-        msg = f"wait_first must be a bool or a number of seconds, got {value!r}"
-        raise TypeError(msg)
-    if not math.isfinite(value) or value < 0:
-        msg = f"wait_first must be a finite number of seconds >= 0, got {value!r}"
+def _to_seconds(value: float | timedelta) -> float:
+    seconds = _as_seconds(value, "seconds")
+    if seconds <= 0:
+        msg = f"seconds must be > 0, got {value!r}"
         raise ValueError(msg)
+    if seconds < _MIN_PERIOD:
+        msg = f"seconds must be at least {_MIN_PERIOD:g}, got {value!r}"
+        raise ValueError(msg)
+    return seconds
+
+
+def _to_wait_first(value: bool | float | timedelta | None) -> bool | float:
+    # None is fastapi-utils' default since 0.7, meaning "do not wait".
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    seconds = _as_seconds(value, "wait_first")
+    if seconds < 0:
+        msg = f"wait_first must be >= 0, got {value!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 def _check_max_repetitions(_: object, __: attrs.Attribute[Any], value: object) -> None:
@@ -64,6 +90,18 @@ def _check_max_repetitions(_: object, __: attrs.Attribute[Any], value: object) -
         raise ValueError(msg)
 
 
+def _check_logger(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, logging.Logger):
+        msg = f"logger must be a logging.Logger or None, got {value!r}"
+        raise TypeError(msg)
+
+
+def _check_raise_exceptions(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"raise_exceptions must be a bool, got {value!r}"
+        raise TypeError(msg)
+
+
 def _check_hook(n_args: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is not None:
@@ -73,9 +111,12 @@ def _check_hook(n_args: int) -> Callable[[object, attrs.Attribute[Any], Any], No
 
 
 def _check_name(_: object, __: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value:
-        msg = f"name must be a non-empty str, got {value!r}"
+    if not isinstance(value, str):
+        msg = f"name must be a str, got {value!r}"
         raise TypeError(msg)
+    if not value:
+        msg = "name must not be empty"
+        raise ValueError(msg)
 
 
 def _check_clock(_: object, __: attrs.Attribute[Clock | None], value: object) -> None:
@@ -114,12 +155,24 @@ def _maybe_caller(
     return None if hook is None else make_caller(hook)
 
 
-def _uncancel() -> int:
-    """Withdraw one cancellation request from the current task; how many remain."""
-    task = asyncio.current_task()
-    if task is None or sys.version_info < (3, 11):
+if sys.version_info >= (3, 11):
+
+    def _uncancel() -> int:
+        """Withdraw one cancellation request from the current task; how many remain."""
+        task = asyncio.current_task()
+        return 0 if task is None else task.uncancel()
+
+    def _cancelling(task: asyncio.Task[Any]) -> int | None:
+        """How many cancellations of `task` are pending."""
+        return task.cancelling()
+
+else:  # pragma: no cover - Python 3.10 cannot count cancellations
+
+    def _uncancel() -> int:
         return 0
-    return task.uncancel()
+
+    def _cancelling(task: asyncio.Task[Any]) -> int | None:
+        return None
 
 
 def _now() -> datetime:
@@ -137,25 +190,34 @@ class RepeatedTask:
     `await join()` waits until the loop has ended.
     """
 
-    func: Callable[[], object] | None = None
-    seconds: float = attrs.field(converter=_to_seconds)
-    wait_first: bool | float = attrs.field(default=False, validator=_check_wait_first)
-    max_repetitions: int | None = attrs.field(default=None, validator=_check_max_repetitions)
+    # Configuration is fixed at construction: the loop and its callers are
+    # derived from it once. attrs.evolve() makes a changed copy.
+    func: Callable[[], object] | None = attrs.field(default=None, on_setattr=_frozen)
+    seconds: float = attrs.field(converter=_to_seconds, on_setattr=_frozen)
+    wait_first: bool | float = attrs.field(
+        default=False, converter=_to_wait_first, on_setattr=_frozen
+    )
+    max_repetitions: int | None = attrs.field(
+        default=None, validator=_check_max_repetitions, on_setattr=_frozen
+    )
     logger: logging.Logger | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(logging.Logger)),
+        default=None, validator=_check_logger, on_setattr=_frozen
     )
     raise_exceptions: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
+        default=False, validator=_check_raise_exceptions, on_setattr=_frozen
     )
-    on_complete: Callable[[], object] | None = attrs.field(default=None, validator=_check_hook(0))
+    on_complete: Callable[[], object] | None = attrs.field(
+        default=None, validator=_check_hook(0), on_setattr=_frozen
+    )
     on_exception: Callable[[Exception], object] | None = attrs.field(
-        default=None, validator=_check_hook(1)
+        default=None, validator=_check_hook(1), on_setattr=_frozen
     )
     name: str = attrs.field(
-        default=attrs.Factory(_default_name, takes_self=True), validator=_check_name
+        default=attrs.Factory(_default_name, takes_self=True),
+        validator=_check_name,
+        on_setattr=_frozen,
     )
-    clock: Clock | None = attrs.field(default=None, validator=_check_clock)
+    clock: Clock | None = attrs.field(default=None, validator=_check_clock, on_setattr=_frozen)
 
     count: int = attrs.field(default=0, init=False)
     failures: int = attrs.field(default=0, init=False)
@@ -186,6 +248,7 @@ class RepeatedTask:
     _waiting: bool = attrs.field(default=False, init=False, repr=False)
     _wake_requested: bool = attrs.field(default=False, init=False, repr=False)
     _cancelled_by_us: bool = attrs.field(default=False, init=False, repr=False)
+    _pending_report: dict[str, object] | None = attrs.field(default=None, init=False, repr=False)
 
     def run(self) -> Awaitable[None] | None:
         """What each run does; override it in a subclass, or pass `func`."""
@@ -296,6 +359,7 @@ class RepeatedTask:
             return
         exc = handle.exception()
         if exc is not None:
+            self._deliver_report()
             raise exc
 
     async def __aenter__(self: _T) -> _T:
@@ -309,16 +373,27 @@ class RepeatedTask:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-        await self.join()
+        if exc is None:
+            await self.join()
+        else:
+            # The body's exception wins; one that ended the task was logged already.
+            with contextlib.suppress(Exception):
+                await self.join()
 
     def _on_done(self, handle: asyncio.Task[None]) -> None:
         _RUNNING.discard(handle)
+        if handle is self.handle:
+            # Also when cancelled before its first step, when no finally ran.
+            self.running = False
+            self.next_run_at = None
         if not handle.cancelled():
             # The loop already reported its exception to the loop's handler;
             # retrieving it keeps asyncio from reporting it again at collection.
             handle.exception()
 
     async def _loop(self, clock: Clock) -> None:
+        me = asyncio.current_task()
+        assert me is not None
         call = self._call
         period = self.seconds
         logger = self.logger if self.logger is not None else _LOGGER
@@ -331,6 +406,8 @@ class RepeatedTask:
             first_delay = float(self.wait_first)
         start = clock.time() + first_delay
         tick = 0  # the next regular tick, due at start + tick * period
+        raised: BaseException | None = None
+        failure: Exception | None
         try:
             while not self._stopping:
                 if self._triggered:
@@ -344,30 +421,38 @@ class RepeatedTask:
                     continue
                 else:
                     due = start + tick * period
-                    self.next_run_at = _now() + timedelta(seconds=due - clock.time())
-                    if not await self._wait(clock, due):
-                        continue
+                    if due > clock.time():
+                        self.next_run_at = _now() + timedelta(seconds=due - clock.time())
+                        if not await self._wait(clock, due):
+                            continue
                     tick += 1
                 self.next_run_at = None
                 self.count += 1
                 self.last_started_at = _now()
                 try:
                     await call()
+                except asyncio.CancelledError as exc:
+                    if _cancelling(me) != 0:
+                        raise  # a real cancellation: ours, or the app's
+                    failure = RuntimeError(
+                        "the run raised CancelledError while its task was not being cancelled"
+                    )
+                    failure.__cause__ = exc
                 except Exception as exc:
-                    self.last_finished_at = _now()
-                    await self._failed(exc, logger)
-                    if self.raise_exceptions:
-                        asyncio.get_running_loop().call_exception_handler(
-                            {
-                                "message": f"repeated task {self.name!r} ended by "
-                                "an exception (raise_exceptions=True)",
-                                "exception": exc,
-                                "task": self.handle,
-                            }
-                        )
-                        raise
+                    failure = exc
                 else:
                     self.last_finished_at = _now()
+                    if _cancelling(me):
+                        # The run swallowed a cancellation meant for the loop.
+                        raise asyncio.CancelledError
+                    failure = None
+                if failure is not None:
+                    self.last_finished_at = _now()
+                    await self._failed(failure, logger)
+                    if self.raise_exceptions:
+                        self._report(failure)
+                        raised = failure
+                        raise failure
                 if remaining is not None:
                     remaining -= 1
                     if remaining == 0:
@@ -387,9 +472,32 @@ class RepeatedTask:
         except asyncio.CancelledError:
             if not self._cancelled_by_us:
                 raise
+        except BaseException as exc:
+            if exc is not raised:
+                # KeyboardInterrupt, SystemExit, or a bug: never end silently.
+                logger.error(
+                    "repeated task %r ended by %s", self.name, type(exc).__name__, exc_info=exc
+                )
+            raise
         finally:
             self.running = False
             self.next_run_at = None
+
+    def _report(self, exc: Exception) -> None:
+        # Delivered from outside the task: since Python 3.12 the loop runs a
+        # custom handler in the task's context, which cannot be entered again
+        # from within the task. join() delivers it first if it is still queued.
+        self._pending_report = {
+            "message": f"repeated task {self.name!r} ended by an exception (raise_exceptions=True)",
+            "exception": exc,
+            "task": self.handle,
+        }
+        asyncio.get_running_loop().call_soon(self._deliver_report)
+
+    def _deliver_report(self) -> None:
+        context, self._pending_report = self._pending_report, None
+        if context is not None:
+            asyncio.get_running_loop().call_exception_handler(context)
 
     async def _wait(self, clock: Clock, deadline: float) -> bool:
         """Sleep until `deadline`; False when woken early by `_wake()`."""

@@ -31,6 +31,22 @@ _FAST_SPINS = 50
 _REAL_NAP = 0.001
 
 
+def _finite(value: object, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"{argument} must be a number of seconds, got {value!r}"
+        raise TypeError(msg)
+    if not math.isfinite(value):
+        msg = f"{argument} must be finite, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
+def _check_timeout(_: object, __: attrs.Attribute[float], value: object) -> None:
+    if _finite(value, "settle_timeout") <= 0:
+        msg = f"settle_timeout must be > 0, got {value!r}"
+        raise ValueError(msg)
+
+
 @attrs.define(eq=False)
 class VirtualClock:
     """A clock whose time moves only when `advance()` says so.
@@ -40,7 +56,7 @@ class VirtualClock:
     only the test can release would otherwise hang the test).
     """
 
-    settle_timeout: float = attrs.field(default=5.0, kw_only=True)
+    settle_timeout: float = attrs.field(default=5.0, kw_only=True, validator=_check_timeout)
     _now: float = attrs.field(default=0.0, init=False)
     _timers: list[tuple[float, int, asyncio.Future[None]]] = attrs.field(
         factory=list, init=False, repr=False
@@ -56,7 +72,10 @@ class VirtualClock:
         return self._now
 
     async def sleep_until(self, deadline: float) -> None:
-        """Wait until the virtual time reaches `deadline`."""
+        """Wait until the virtual time reaches `deadline` (`math.inf`: until cancelled)."""
+        if math.isnan(deadline):
+            msg = "deadline must not be NaN"
+            raise ValueError(msg)
         if deadline <= self._now:
             await asyncio.sleep(0)
             return
@@ -73,7 +92,7 @@ class VirtualClock:
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of virtual time: how a simulated run takes time."""
-        await self.sleep_until(self._now + seconds)
+        await self.sleep_until(self._now + _finite(seconds, "seconds"))
 
     def attach(self, task: asyncio.Task[None]) -> None:
         """Make `advance()` wait for `task` to settle (called by `start()`)."""
@@ -85,10 +104,7 @@ class VirtualClock:
         `advance()` with no argument lets the tasks on the clock settle
         without moving time.
         """
-        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-            msg = f"seconds must be a finite number, got {seconds!r}"
-            raise TypeError(msg)
-        if seconds < 0:
+        if _finite(seconds, "seconds") < 0:
             msg = f"seconds must be >= 0, got {seconds!r}"
             raise ValueError(msg)
         target = self._now + seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from tests.servers import Server, wait_until
 
 def stored_tokens(db: Path) -> int:
     """Rows in the tokens table, expired or not, read straight from SQLite."""
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         (count,) = conn.execute("SELECT count(*) FROM tokens").fetchone()
         return int(count)
 

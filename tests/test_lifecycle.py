@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sys
 import time
 
 import pytest
@@ -260,3 +262,187 @@ async def test_dropped_task_keeps_running(clock: VirtualClock) -> None:
     assert alive is not None
     alive.stop()
     await alive.join()
+
+
+async def test_cancel_during_sync_run_waits_for_the_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """cancel() cannot interrupt a thread: join() returns only once the sync run is over."""
+    import threading
+
+    started = threading.Event()
+    finished: list[float] = []
+
+    def work() -> None:
+        started.set()
+        time.sleep(0.2)
+        finished.append(time.monotonic())
+
+    task = RepeatedTask(func=work, seconds=3600)
+    task.start()
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    await task.join()
+    joined = time.monotonic()
+    assert len(finished) == 1
+    assert finished[0] <= joined
+    assert (task.running, task.failures) == (False, 0)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_sync_failure_during_cancellation_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sync run that fails after its task was cancelled is still logged, with traceback."""
+    import threading
+
+    started = threading.Event()
+
+    def work() -> None:
+        started.set()
+        time.sleep(0.1)
+        raise OSError("disk gone")
+
+    task = RepeatedTask(func=work, seconds=3600, name="sync-job")
+    task.start()
+    await asyncio.to_thread(started.wait, 5)
+    with caplog.at_level(logging.ERROR, logger="repeating"):
+        task.cancel()
+        await task.join()
+    [record] = caplog.records
+    assert "failed while its task was being cancelled" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], OSError)
+
+
+async def test_external_cancel_during_sync_run_waits_for_the_thread() -> None:
+    """Cancelling the handle during a sync run ends it cancelled, after the thread returns."""
+    import threading
+
+    started = threading.Event()
+    finished: list[bool] = []
+
+    def work() -> None:
+        started.set()
+        time.sleep(0.1)
+        finished.append(True)
+
+    task = RepeatedTask(func=work, seconds=3600)
+    task.start()
+    await asyncio.to_thread(started.wait, 5)
+    assert task.handle is not None
+    task.handle.cancel()
+    await task.join()
+    assert finished == [True]
+    assert task.handle.cancelled()
+
+
+class Abort(BaseException):
+    """A BaseException that is neither Exception nor CancelledError."""
+
+
+async def test_base_exception_ends_loop_loudly(
+    clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A BaseException from the function ends the loop, logged with traceback, never silently."""
+
+    async def work() -> None:
+        raise Abort("stop everything")
+
+    task = RepeatedTask(func=work, seconds=1, name="aborting", clock=clock)
+    task.start()
+    await clock.advance()
+    with pytest.raises(Abort):
+        await task.join()
+    assert task.running is False
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == "repeated task 'aborting' ended by Abort"
+    assert record.exc_info is not None
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="needs Task.cancelling() (3.11+)")
+async def test_cancelled_error_from_function_is_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A function raising CancelledError while its task is not cancelled fails that run only."""
+    shared = asyncio.get_running_loop().create_future()
+    shared.cancel()
+    runs: list[int] = []
+
+    async def sync_cache() -> None:
+        runs.append(1)
+        await shared  # cancelled by someone else
+
+    task = RepeatedTask(func=sync_cache, seconds=0.01, name="cache", max_repetitions=3)
+    task.start()
+    await task.join()
+    assert (len(runs), task.count, task.failures) == (3, 3, 3)
+    assert isinstance(task.last_error, RuntimeError)
+    assert isinstance(task.last_error.__cause__, asyncio.CancelledError)
+    assert "repeated task 'cache' failed (run 1)" in caplog.text
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="needs Task.cancelling() (3.11+)")
+async def test_swallowed_cancellation_still_ends_the_loop() -> None:
+    """A run that swallows the app's cancellation does not keep the loop alive."""
+    started = asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    task = RepeatedTask(func=stubborn, seconds=0.01)
+    task.start()
+    await started.wait()
+    assert task.handle is not None
+    task.handle.cancel()
+    await task.join()
+    assert task.handle.cancelled()
+    assert task.count == 1
+
+
+async def test_cancel_before_first_step_leaves_task_restartable(clock: VirtualClock) -> None:
+    """cancel() right after start() ends the task cleanly; running is False and it restarts."""
+    task = RepeatedTask(func=nothing, seconds=1, clock=clock)
+    task.start()
+    task.cancel()
+    await task.join()
+    assert (task.running, task.count) == (False, 0)
+    task.start()
+    await clock.advance()
+    assert task.count == 1
+    task.stop()
+    await task.join()
+
+
+async def test_first_run_happens_at_the_first_step() -> None:
+    """The first run starts at the loop's first step: stop() after one yield still sees it."""
+    task = RepeatedTask(func=nothing, seconds=3600)
+    task.start()
+    await asyncio.sleep(0)
+    task.stop()
+    await task.join()
+    assert task.count == 1
+
+
+async def test_async_with_body_exception_wins(clock: VirtualClock) -> None:
+    """An exception in the `async with` body is not replaced by the task's own."""
+
+    async def fail() -> None:
+        raise ValueError("task failure")
+
+    task = RepeatedTask(func=fail, seconds=1, raise_exceptions=True, clock=clock)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, __: None)
+    caught: BaseException | None = None
+    try:
+        async with task:
+            await clock.advance()
+            raise KeyError("body failure")
+    except BaseException as exc:
+        caught = exc
+    finally:
+        loop.set_exception_handler(None)
+    assert isinstance(caught, KeyError)
+    assert task.failures == 1

@@ -39,6 +39,15 @@ async def test_first_run_at_once(clock: VirtualClock) -> None:
         assert rec.starts == [0.0]
 
 
+async def test_wait_first_none_is_no_wait(clock: VirtualClock) -> None:
+    """wait_first=None, fastapi-utils' default since 0.7, means no wait."""
+    rec = Recorder(clock)
+    async with RepeatedTask(func=rec, seconds=10, wait_first=None, clock=clock) as task:
+        await clock.advance()
+        assert rec.starts == [0.0]
+    assert task.wait_first is False
+
+
 async def test_wait_first_true_waits_one_period(clock: VirtualClock) -> None:
     """wait_first=True delays the first run by exactly one period."""
     rec = Recorder(clock)

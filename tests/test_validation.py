@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated, Any
 
+import attrs
 import pytest
 from fastapi import Depends
 
@@ -19,27 +24,53 @@ async def ok() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"seconds": 0}, ValueError, "seconds must be finite and > 0, got 0"),
-        ({"seconds": -5}, ValueError, "seconds must be finite and > 0, got -5"),
-        ({"seconds": float("nan")}, ValueError, "seconds must be finite and > 0, got nan"),
-        ({"seconds": float("inf")}, ValueError, "seconds must be finite and > 0, got inf"),
-        ({"seconds": "60"}, TypeError, "seconds must be a number or a timedelta, got '60'"),
-        ({"seconds": True}, TypeError, "seconds must be a number or a timedelta, got True"),
-        ({"seconds": None}, TypeError, "seconds must be a number or a timedelta, got None"),
+        ({"seconds": 0}, ValueError, "seconds must be > 0, got 0"),
+        ({"seconds": -5}, ValueError, "seconds must be > 0, got -5"),
+        ({"seconds": timedelta(0)}, ValueError, "seconds must be > 0, got datetime.timedelta(0)"),
         (
-            {"seconds": 1, "wait_first": -1},
+            {"seconds": float("nan")},
             ValueError,
-            "wait_first must be a finite number of seconds >= 0, got -1",
+            "seconds must be finite and at most 1e+09 s, got nan",
         ),
+        (
+            {"seconds": float("inf")},
+            ValueError,
+            "seconds must be finite and at most 1e+09 s, got inf",
+        ),
+        ({"seconds": 10**400}, ValueError, "seconds must be finite and at most 1e+09 s, got 1000"),
+        ({"seconds": 1e12}, ValueError, "seconds must be finite and at most 1e+09 s, got 1000000"),
+        ({"seconds": timedelta.max}, ValueError, "seconds must be finite and at most 1e+09 s"),
+        ({"seconds": 5e-324}, ValueError, "seconds must be at least 1e-06, got 5e-324"),
+        (
+            {"seconds": "60"},
+            TypeError,
+            "seconds must be a number of seconds or a timedelta, got '60'",
+        ),
+        (
+            {"seconds": True},
+            TypeError,
+            "seconds must be a number of seconds or a timedelta, got True",
+        ),
+        (
+            {"seconds": None},
+            TypeError,
+            "seconds must be a number of seconds or a timedelta, got None",
+        ),
+        ({"seconds": 1, "wait_first": -1}, ValueError, "wait_first must be >= 0, got -1"),
         (
             {"seconds": 1, "wait_first": float("nan")},
             ValueError,
-            "wait_first must be a finite number of seconds >= 0, got nan",
+            "wait_first must be finite and at most 1e+09 s, got nan",
+        ),
+        (
+            {"seconds": 1, "wait_first": 1e12},
+            ValueError,
+            "wait_first must be finite and at most 1e+09 s, got 1000000000000.0",
         ),
         (
             {"seconds": 1, "wait_first": "yes"},
             TypeError,
-            "wait_first must be a bool or a number of seconds, got 'yes'",
+            "wait_first must be a number of seconds or a timedelta, got 'yes'",
         ),
         ({"seconds": 1, "max_repetitions": 0}, ValueError, "max_repetitions must be >= 1, got 0"),
         ({"seconds": 1, "max_repetitions": -2}, ValueError, "max_repetitions must be >= 1, got -2"),
@@ -51,12 +82,12 @@ async def ok() -> None:
         (
             {"seconds": 1, "logger": "repeating"},
             TypeError,
-            "'logger' must be <class 'logging.Logger'>",
+            "logger must be a logging.Logger or None, got 'repeating'",
         ),
         (
             {"seconds": 1, "raise_exceptions": 1},
             TypeError,
-            "'raise_exceptions' must be <class 'bool'>",
+            "raise_exceptions must be a bool, got 1",
         ),
         ({"seconds": 1, "on_complete": 3}, TypeError, "on_complete must be callable, got 3"),
         (
@@ -74,7 +105,8 @@ async def ok() -> None:
             TypeError,
             "on_complete '<lambda>' has required parameter 'x'",
         ),
-        ({"seconds": 1, "name": ""}, TypeError, "name must be a non-empty str, got ''"),
+        ({"seconds": 1, "name": ""}, ValueError, "name must not be empty"),
+        ({"seconds": 1, "name": 3}, TypeError, "name must be a str, got 3"),
         (
             {"seconds": 1, "clock": object()},
             TypeError,
@@ -127,9 +159,68 @@ def test_fastapi_depends_default_is_refused() -> None:
     def purge(db: object = Depends(get_db)) -> None:
         pass
 
-    with pytest.raises(TypeError, match="parameter 'db' defaulting to Depends") as info:
+    with pytest.raises(TypeError, match="parameter 'db' depending on Depends") as info:
         repeat_every(seconds=60)(purge)
     assert "FastAPI dependencies are not resolved" in str(info.value)
+
+
+def test_fastapi_depends_in_annotated_is_refused() -> None:
+    """A parameter annotated Annotated[..., Depends(...)] is refused even with a default."""
+
+    def get_db() -> object:
+        return object()
+
+    def purge(db: Annotated[object, Depends(get_db)] = None) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="parameter 'db' depending on Depends"):
+        RepeatedTask(func=purge, seconds=60)
+
+
+@pytest.mark.parametrize("argument", ["func", "on_complete"])
+def test_generator_functions_are_refused(argument: str) -> None:
+    """Generator and async generator functions would never run their body: refused."""
+
+    def gen() -> Iterator[None]:
+        yield
+
+    async def agen() -> AsyncIterator[None]:
+        yield
+
+    for bad in (gen, agen):
+        kwargs: dict[str, Any] = {"func": ok, "seconds": 1, argument: bad}
+        with pytest.raises(TypeError, match=f"{argument} .* is a generator function"):
+            RepeatedTask(**kwargs)
+
+
+def test_generator_run_override_is_refused() -> None:
+    """A subclass whose run() is a generator is refused."""
+
+    class Gen(RepeatedTask):
+        def run(self) -> Iterator[None]:  # type: ignore[override]
+            yield
+
+    with pytest.raises(
+        TypeError,
+        match=re.escape("run 'test_generator_run_override_is_refused.<locals>.Gen.run' is a"),
+    ):
+        Gen(seconds=1)
+
+
+def test_decimal_and_timedelta_wait_first() -> None:
+    """Any real number works for seconds, and wait_first takes a timedelta too."""
+    task = RepeatedTask(func=ok, seconds=Decimal("1.5"), wait_first=timedelta(seconds=2))  # type: ignore[arg-type]
+    assert (task.seconds, task.wait_first) == (1.5, 2.0)
+    assert RepeatedTask(func=ok, seconds=Fraction(1, 4)).seconds == 0.25  # type: ignore[arg-type]
+
+
+def test_configuration_is_frozen() -> None:
+    """Changing configuration after construction raises instead of being silently ignored."""
+    task = RepeatedTask(func=ok, seconds=1)
+    for field, value in [("func", ok), ("seconds", 2), ("name", "x"), ("on_exception", None)]:
+        with pytest.raises(attrs.exceptions.FrozenAttributeError):
+            setattr(task, field, value)
+    assert attrs.evolve(task, seconds=2).seconds == 2.0
 
 
 def test_neither_func_nor_run() -> None:

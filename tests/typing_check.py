@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any, assert_type
+from typing import Any
 
 import attrs
+from typing_extensions import assert_type
 
 from repeating import Clock, RepeatedTask, repeat_every
 from repeating.testing import VirtualClock
