@@ -8,8 +8,9 @@ import functools
 import inspect
 import logging
 import re
+import types
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec
+from typing import ParamSpec, TypeGuard
 
 import anyio.to_thread
 
@@ -36,11 +37,26 @@ def is_async(func: object) -> bool:
     wrapper of one, and objects whose `__call__` is `async def`.
     """
     target = _unwrap(func)
+    if _is_plain_function(target) and target.__code__.co_flags & inspect.CO_COROUTINE:
+        return True
     if inspect.iscoroutinefunction(target):
         return True
     if inspect.isfunction(target) or inspect.ismethod(target):
         return inspect.iscoroutinefunction(inspect.unwrap(target))
     return callable(target) and inspect.iscoroutinefunction(type(target).__call__)
+
+
+_GENERATOR = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def _is_plain_function(func: object) -> TypeGuard[types.FunctionType]:
+    """A `def` whose code object tells everything: not wrapped, no signature override."""
+    # hasattr, not func.__dict__: reading __dict__ would allocate one per function.
+    return (
+        type(func) is types.FunctionType
+        and not hasattr(func, "__wrapped__")
+        and not hasattr(func, "__signature__")
+    )
 
 
 def qualname(func: object) -> str:
@@ -89,12 +105,24 @@ def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
         msg = f"{argument} must be callable, got {func!r}"
         raise TypeError(msg)
     target = _unwrap(func)
-    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+    if _is_plain_function(target):
+        generator = bool(target.__code__.co_flags & _GENERATOR)
+    else:
+        generator = inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target)
+    if generator:
         msg = (
             f"{argument} {describe(func)} is a generator function: calling it would "
             "not run its body"
         )
         raise TypeError(msg)
+    if _is_plain_function(func) and not (
+        func.__code__.co_argcount or func.__code__.co_kwonlyargcount
+    ):
+        # The common case, `def f():` (or `def f(*args):`): nothing can be required.
+        if n_args and not func.__code__.co_flags & inspect.CO_VARARGS:
+            msg = f"{argument} {describe(func)} must accept {n_args} positional argument(s)"
+            raise TypeError(msg)
+        return
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
@@ -128,10 +156,7 @@ def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
         raise TypeError(msg)
     takes_varargs = any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values())
     if positional < n_args and not takes_varargs:
-        msg = (
-            f"{argument} {describe(func)} must accept {n_args} positional "
-            f"argument{'s' if n_args != 1 else ''}"
-        )
+        msg = f"{argument} {describe(func)} must accept {n_args} positional argument(s)"
         raise TypeError(msg)
 
 

@@ -6,18 +6,19 @@ import asyncio
 import contextlib
 import logging
 import math
-import numbers
 import sys
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
+from repeating import _validate as check
 from repeating._callables import check_callable, make_caller, qualname
-from repeating._clock import Clock, LoopClock
+from repeating._clock import Clock
+from repeating._readonly import ReadOnly
 
 __all__ = ["RepeatedTask"]
 
@@ -28,130 +29,34 @@ _LOGGER = logging.getLogger("repeating")
 _RUNNING: set[asyncio.Task[None]] = set()
 
 _T = TypeVar("_T", bound="RepeatedTask")
-_frozen = attrs.setters.frozen
 _P = ParamSpec("_P")
 
 
-# Beyond about 31 years, wall-clock timestamps would leave datetime's range.
-_MAX_SECONDS = 1e9
-# Below a microsecond, a period means nothing to an event loop.
-_MIN_PERIOD = 1e-6
-
-
-def _as_seconds(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (timedelta, numbers.Real, Decimal)):
-        msg = f"{argument} must be a number of seconds or a timedelta, got {value!r}"
-        raise TypeError(msg)
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    else:
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-    if not math.isfinite(seconds) or seconds > _MAX_SECONDS:
-        msg = f"{argument} must be finite and at most {_MAX_SECONDS:g} s, got {value!r}"
-        raise ValueError(msg)
-    return seconds
-
-
-def _to_seconds(value: float | timedelta) -> float:
-    seconds = _as_seconds(value, "seconds")
-    if seconds <= 0:
-        msg = f"seconds must be > 0, got {value!r}"
-        raise ValueError(msg)
-    if seconds < _MIN_PERIOD:
-        msg = f"seconds must be at least {_MIN_PERIOD:g}, got {value!r}"
-        raise ValueError(msg)
-    return seconds
-
-
-def _to_wait_first(value: bool | float | timedelta | None) -> bool | float:
-    # None is fastapi-utils' default since 0.7, meaning "do not wait".
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    seconds = _as_seconds(value, "wait_first")
-    if seconds < 0:
-        msg = f"wait_first must be >= 0, got {value!r}"
-        raise ValueError(msg)
-    return seconds
-
-
-def _check_max_repetitions(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"max_repetitions must be an int or None, got {value!r}"
-        raise TypeError(msg)
-    if value < 1:
-        msg = f"max_repetitions must be >= 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_logger(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, logging.Logger):
-        msg = f"logger must be a logging.Logger or None, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_raise_exceptions(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        msg = f"raise_exceptions must be a bool, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_hook(n_args: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is not None:
-            check_callable(value, argument=attribute.name, n_args=n_args)
-
-    return check
-
-
-def _check_name(_: object, __: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str):
-        msg = f"name must be a str, got {value!r}"
-        raise TypeError(msg)
-    if not value:
-        msg = "name must not be empty"
-        raise ValueError(msg)
-
-
-def _check_clock(_: object, __: attrs.Attribute[Clock | None], value: object) -> None:
-    if value is not None and not isinstance(value, Clock):
-        msg = f"clock must provide time(), sleep_until() and attach(), got {value!r}"
-        raise TypeError(msg)
-
-
 def _default_name(self: RepeatedTask) -> str:
-    if self.func is not None:
-        return qualname(self.func)
+    if self._func is not None:
+        return qualname(self._func)
     return type(self).__qualname__
 
 
 def _make_call(self: RepeatedTask) -> Callable[[], Awaitable[object]]:
     overridden = type(self).run is not RepeatedTask.run
-    if self.func is None and not overridden:
+    if self._func is None and not overridden:
         msg = f"{type(self).__qualname__} needs func=..., or a subclass that overrides run()"
         raise TypeError(msg)
-    if self.func is not None and overridden:
+    if self._func is not None and overridden:
         msg = (
             f"{type(self).__qualname__} overrides run(), so it takes no func; "
-            f"got func={self.func!r}"
+            f"got func={self._func!r}"
         )
         raise TypeError(msg)
-    if self.func is None:
+    if self._func is None:
         check_callable(self.run, argument="run", n_args=0)
         return make_caller(self.run)
-    check_callable(self.func, argument="func", n_args=0)
-    return make_caller(self.func)
+    check_callable(self._func, argument="func", n_args=0)
+    return make_caller(self._func)
 
 
-def _maybe_caller(
-    hook: Callable[_P, object] | None,
-) -> Callable[_P, Awaitable[object]] | None:
+def _caller(hook: Callable[_P, object] | None) -> Callable[_P, Awaitable[object]] | None:
     return None if hook is None else make_caller(hook)
 
 
@@ -175,80 +80,166 @@ else:  # pragma: no cover - Python 3.10 cannot count cancellations
         return None
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+def _retrieve_exception(handle: asyncio.Task[None]) -> None:
+    if not handle.cancelled():
+        handle.exception()
 
 
-@attrs.define(kw_only=True, eq=False)
+def _utc(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+@attrs.define(eq=False)
+class _State:
+    """What a running task changes: plain slots, no hooks."""
+
+    count: int = 0
+    failures: int = 0
+    skipped: int = 0
+    last_error: Exception | None = None
+    handle: asyncio.Task[None] | None = None
+    running: bool = False
+    paused: bool = False
+    started_wall: float | None = None
+    finished_wall: float | None = None
+    next_wall: float | None = None
+    stopping: bool = False
+    triggered: bool = False
+    waiting: bool = False
+    wake_requested: bool = False
+    cancelled_by_us: bool = False
+    pending_report: dict[str, object] | None = None
+
+
+@attrs.define(kw_only=True, eq=False, repr=False)
 class RepeatedTask:
     """Runs a function periodically on the event loop, at a fixed rate.
 
     Pass `func`, or subclass and override `run` (`async def` or plain `def`;
     plain functions run in a worker thread). Configuration is validated here,
-    at construction. `start()` begins the loop, `stop()` ends it after the run
-    in progress, `cancel()` also cancels an async run in progress, and
-    `await join()` waits until the loop has ended.
+    at construction, and is read-only afterwards. `start()` begins the loop,
+    `stop()` ends it after the run in progress, `cancel()` also cancels an
+    async run in progress, and `await join()` waits until the loop has ended.
     """
 
-    # Configuration is fixed at construction: the loop and its callers are
-    # derived from it once. attrs.evolve() makes a changed copy.
-    func: Callable[[], object] | None = attrs.field(default=None, on_setattr=_frozen)
-    seconds: float = attrs.field(converter=_to_seconds, on_setattr=_frozen)
-    wait_first: bool | float = attrs.field(
-        default=False, converter=_to_wait_first, on_setattr=_frozen
+    # Configuration: keyword arguments without the underscore, read-only
+    # attributes of the same name (see the ReadOnly views below).
+    _func: Callable[[], object] | None = attrs.field(default=None)
+    _seconds: float = attrs.field(converter=check.to_seconds)
+    _wait_first: bool | float = attrs.field(
+        default=False,
+        converter=check.to_wait_first,
     )
-    max_repetitions: int | None = attrs.field(
-        default=None, validator=_check_max_repetitions, on_setattr=_frozen
+    _max_repetitions: int | None = attrs.field(
+        default=None,
+        validator=check.check_max_repetitions,
     )
-    logger: logging.Logger | None = attrs.field(
-        default=None, validator=_check_logger, on_setattr=_frozen
+    _logger: logging.Logger | None = attrs.field(
+        default=None,
+        validator=check.check_logger,
     )
-    raise_exceptions: bool = attrs.field(
-        default=False, validator=_check_raise_exceptions, on_setattr=_frozen
+    _raise_exceptions: bool = attrs.field(
+        default=False,
+        validator=check.check_raise_exceptions,
     )
-    on_complete: Callable[[], object] | None = attrs.field(
-        default=None, validator=_check_hook(0), on_setattr=_frozen
+    _on_complete: Callable[[], object] | None = attrs.field(
+        default=None,
+        validator=check.check_hook,
     )
-    on_exception: Callable[[Exception], object] | None = attrs.field(
-        default=None, validator=_check_hook(1), on_setattr=_frozen
+    _on_exception: Callable[[Exception], object] | None = attrs.field(
+        default=None,
+        validator=check.check_hook,
     )
-    name: str = attrs.field(
+    _name: str = attrs.field(
         default=attrs.Factory(_default_name, takes_self=True),
-        validator=_check_name,
-        on_setattr=_frozen,
+        validator=check.check_name,
     )
-    clock: Clock | None = attrs.field(default=None, validator=_check_clock, on_setattr=_frozen)
+    _clock: Clock | None = attrs.field(
+        default=None,
+        validator=check.check_clock,
+    )
 
-    count: int = attrs.field(default=0, init=False)
-    failures: int = attrs.field(default=0, init=False)
-    skipped: int = attrs.field(default=0, init=False)
-    last_error: Exception | None = attrs.field(default=None, init=False)
-    handle: asyncio.Task[None] | None = attrs.field(default=None, init=False)
-    running: bool = attrs.field(default=False, init=False)
-    paused: bool = attrs.field(default=False, init=False)
-    last_started_at: datetime | None = attrs.field(default=None, init=False)
-    last_finished_at: datetime | None = attrs.field(default=None, init=False)
-    next_run_at: datetime | None = attrs.field(default=None, init=False)
-
+    # How to call each function, decided once from the configuration.
     _call: Callable[[], Awaitable[object]] = attrs.field(
-        init=False, repr=False, default=attrs.Factory(_make_call, takes_self=True)
-    )
-    _call_on_exception: Callable[[Exception], Awaitable[object]] | None = attrs.field(
-        init=False,
-        repr=False,
-        default=attrs.Factory(lambda self: _maybe_caller(self.on_exception), takes_self=True),
+        init=False, default=attrs.Factory(_make_call, takes_self=True)
     )
     _call_on_complete: Callable[[], Awaitable[object]] | None = attrs.field(
-        init=False,
-        repr=False,
-        default=attrs.Factory(lambda self: _maybe_caller(self.on_complete), takes_self=True),
+        init=False, default=attrs.Factory(lambda self: _caller(self._on_complete), takes_self=True)
     )
-    _stopping: bool = attrs.field(default=False, init=False, repr=False)
-    _triggered: bool = attrs.field(default=False, init=False, repr=False)
-    _waiting: bool = attrs.field(default=False, init=False, repr=False)
-    _wake_requested: bool = attrs.field(default=False, init=False, repr=False)
-    _cancelled_by_us: bool = attrs.field(default=False, init=False, repr=False)
-    _pending_report: dict[str, object] | None = attrs.field(default=None, init=False, repr=False)
+    _call_on_exception: Callable[[Exception], Awaitable[object]] | None = attrs.field(
+        init=False, default=attrs.Factory(lambda self: _caller(self._on_exception), takes_self=True)
+    )
+
+    # State, written by the loop, read through the ReadOnly views below. It
+    # lives apart so that a subclass's setattr hooks never slow the loop.
+    _state: _State = attrs.field(init=False, factory=lambda: _State())
+
+    func = ReadOnly[Callable[[], object] | None](setting=True)
+    """The function each run calls, or None when a subclass overrides `run`."""
+    seconds = ReadOnly[float](setting=True)
+    """The period, in seconds."""
+    wait_first = ReadOnly[bool | float](setting=True)
+    """False: first run at once; True: after one period; a number: after that long."""
+    max_repetitions = ReadOnly[int | None](setting=True)
+    """Runs after which the loop ends (failed runs count), or None."""
+    logger = ReadOnly[logging.Logger | None](setting=True)
+    """Where failures are logged; None means the `repeating` logger."""
+    raise_exceptions = ReadOnly[bool](setting=True)
+    """Whether the first failure ends the loop and is re-raised by `join()`."""
+    on_complete = ReadOnly[Callable[[], object] | None](setting=True)
+    """Called once when `max_repetitions` is reached."""
+    on_exception = ReadOnly[Callable[[Exception], object] | None](setting=True)
+    """Called with each failure's exception."""
+    name = ReadOnly[str](setting=True)
+    """Used in logs, status and coordination keys."""
+    clock = ReadOnly[Clock | None](setting=True)
+    """The clock the schedule runs on; None is the event loop's."""
+
+    count = ReadOnly[int](of="_state")
+    """Runs started."""
+    failures = ReadOnly[int](of="_state")
+    """Runs that raised."""
+    skipped = ReadOnly[int](of="_state")
+    """Ticks skipped because a run overran."""
+    last_error = ReadOnly[Exception | None](of="_state")
+    """The latest failure's exception."""
+    handle = ReadOnly["asyncio.Task[None] | None"](of="_state")
+    """The asyncio task running the loop (kept after it ends), or None."""
+
+    @property
+    def running(self) -> bool:
+        """True from `start()` until the loop has ended."""
+        # A loop cancelled before its first step never ran its finally block.
+        handle = self._state.handle
+        return self._state.running and handle is not None and not handle.done()
+
+    paused = ReadOnly[bool](of="_state")
+    """True between `pause()` and `resume()`."""
+
+    @property
+    def last_started_at(self) -> datetime | None:
+        """When the latest run started (UTC)."""
+        return _utc(self._state.started_wall)
+
+    @property
+    def last_finished_at(self) -> datetime | None:
+        """When the latest run ended (UTC)."""
+        return _utc(self._state.finished_wall)
+
+    @property
+    def next_run_at(self) -> datetime | None:
+        """When the next run is due (UTC), while the loop waits for it."""
+        return _utc(self._state.next_wall)
+
+    @property
+    def schedule(self) -> str:
+        """The schedule, for people: `every 60s`."""
+        return f"every {self._seconds:g}s"
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        kind = type(self).__qualname__
+        return f"<{kind} {self._name!r} {self.schedule}, {state}, count={self._state.count}>"
 
     def run(self) -> Awaitable[None] | None:
         """What each run does; override it in a subclass, or pass `func`."""
@@ -264,28 +255,27 @@ class RepeatedTask:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             msg = (
-                f"task {self.name!r}: start() needs a running event loop; call it "
+                f"task {self._name!r}: start() needs a running event loop; call it "
                 "from async code such as a FastAPI lifespan or an async startup handler"
             )
             raise RuntimeError(msg) from None
         if self.running:
             msg = (
-                f"task {self.name!r} is already running; call stop() and await "
+                f"task {self._name!r} is already running; call stop() and await "
                 "join() before starting it again"
             )
             raise RuntimeError(msg)
-        clock = self.clock if self.clock is not None else LoopClock(loop)
-        self._stopping = False
-        self._triggered = False
-        self._waiting = False
-        self._wake_requested = False
-        self._cancelled_by_us = False
-        self.running = True
-        handle = loop.create_task(self._loop(clock), name=f"repeating:{self.name}")
+        self._state.stopping = self._state.triggered = self._state.waiting = False
+        self._state.wake_requested = self._state.cancelled_by_us = False
+        self._state.running = True
+        previous = self._state.handle
+        if previous is not None:
+            _RUNNING.discard(previous)  # cancelled before its first step, say
+        handle = loop.create_task(self._loop(), name=self._name)
         _RUNNING.add(handle)
-        handle.add_done_callback(self._on_done)
-        self.handle = handle
-        clock.attach(handle)
+        self._state.handle = handle
+        if self._clock is not None:
+            self._clock.attach(handle)
 
     def stop(self) -> None:
         """Let no new run start. Idempotent.
@@ -293,18 +283,19 @@ class RepeatedTask:
         A loop waiting for its next run ends at once; a run in progress is
         allowed to finish.
         """
-        self._stopping = True
+        self._state.stopping = True
         self._wake()
 
     def cancel(self) -> None:
         """Stop, and cancel an async run in progress.
 
-        A sync run cannot be interrupted: the loop ends when its thread returns.
+        A sync run cannot be interrupted: the loop ends when its thread
+        returns, and `join()` waits for that.
         """
-        self._stopping = True
-        handle = self.handle
+        self._state.stopping = True
+        handle = self._state.handle
         if handle is not None and not handle.done():
-            self._cancelled_by_us = True
+            self._state.cancelled_by_us = True
             handle.cancel()
 
     def trigger(self) -> None:
@@ -315,9 +306,9 @@ class RepeatedTask:
         paused. Raises RuntimeError if the task is not running.
         """
         if not self.running:
-            msg = f"task {self.name!r} is not running; start() it before trigger()"
+            msg = f"task {self._name!r} is not running; start() it before trigger()"
             raise RuntimeError(msg)
-        self._triggered = True
+        self._state.triggered = True
         self._wake()
 
     def pause(self) -> None:
@@ -325,7 +316,7 @@ class RepeatedTask:
 
         A run in progress finishes. The flag survives `stop()` and `start()`.
         """
-        self.paused = True
+        self._state.paused = True
         self._wake()
 
     def resume(self) -> None:
@@ -333,13 +324,8 @@ class RepeatedTask:
 
         The ticks that passed while paused are not run: no burst of catch-up runs.
         """
-        self.paused = False
+        self._state.paused = False
         self._wake()
-
-    @property
-    def schedule(self) -> str:
-        """The schedule, for people: `every 60s`."""
-        return f"every {self.seconds:g}s"
 
     async def join(self) -> None:
         """Wait until the loop has ended.
@@ -347,11 +333,11 @@ class RepeatedTask:
         Re-raises the exception that ended it (`raise_exceptions=True`).
         Returns at once if the task was never started.
         """
-        handle = self.handle
+        handle = self._state.handle
         if handle is None:
             return
         if handle is asyncio.current_task():
-            msg = f"task {self.name!r}: join() from its own run would wait forever"
+            msg = f"task {self._name!r}: join() from its own run would wait forever"
             raise RuntimeError(msg)
         if not handle.done():
             await asyncio.wait((handle,))
@@ -380,55 +366,68 @@ class RepeatedTask:
             with contextlib.suppress(Exception):
                 await self.join()
 
-    def _on_done(self, handle: asyncio.Task[None]) -> None:
-        _RUNNING.discard(handle)
-        if handle is self.handle:
-            # Also when cancelled before its first step, when no finally ran.
-            self.running = False
-            self.next_run_at = None
-        if not handle.cancelled():
-            # The loop already reported its exception to the loop's handler;
-            # retrieving it keeps asyncio from reporting it again at collection.
-            handle.exception()
-
-    async def _loop(self, clock: Clock) -> None:
+    async def _loop(self) -> None:
+        # The hot path, in one frame: no helper coroutine per tick.
+        st = self._state
         me = asyncio.current_task()
         assert me is not None
+        clock = self._clock
+        # On the loop's own clock, asyncio.sleep is awaited directly: no extra
+        # call per tick. No bound methods are kept: they would cost memory per task.
+        timer: asyncio.AbstractEventLoop | Clock = (
+            asyncio.get_running_loop() if clock is None else clock
+        )
         call = self._call
-        period = self.seconds
-        logger = self.logger if self.logger is not None else _LOGGER
-        remaining = self.max_repetitions
-        if self.wait_first is True:
+        period = self._seconds
+        logger = self._logger if self._logger is not None else _LOGGER
+        remaining = self._max_repetitions
+        if self._wait_first is True:
             first_delay = period
-        elif self.wait_first is False:
+        elif self._wait_first is False:
             first_delay = 0.0
         else:
-            first_delay = float(self.wait_first)
-        start = clock.time() + first_delay
+            first_delay = float(self._wait_first)
+        start = timer.time() + first_delay
         tick = 0  # the next regular tick, due at start + tick * period
         raised: BaseException | None = None
         failure: Exception | None
         try:
-            while not self._stopping:
-                if self._triggered:
+            while not st.stopping:
+                if st.triggered:
                     # An extra run: the grid stays where it is.
-                    self._triggered = False
-                elif self.paused:
-                    self.next_run_at = None
-                    await self._wait(clock, math.inf)
-                    # Back on the grid from now, without the ticks missed meanwhile.
-                    tick = max(tick, math.ceil((clock.time() - start) / period))
-                    continue
+                    st.triggered = False
                 else:
-                    due = start + tick * period
-                    if due > clock.time():
-                        self.next_run_at = _now() + timedelta(seconds=due - clock.time())
-                        if not await self._wait(clock, due):
+                    paused = st.paused
+                    due = math.inf if paused else start + tick * period
+                    t = timer.time()
+                    if due > t:
+                        st.next_wall = None if paused else time.time() + (due - t)
+                        # Waking is a cancellation that is recognized and
+                        # swallowed here: no Event or wait_for per tick.
+                        st.waiting = True
+                        try:
+                            await (
+                                asyncio.sleep(due - t) if clock is None else clock.sleep_until(due)
+                            )
+                            woken = False
+                        except asyncio.CancelledError:
+                            if not st.wake_requested:
+                                raise
+                            st.wake_requested = False
+                            if _uncancel() > 0:
+                                raise  # someone else cancelled us too
+                            woken = True
+                        finally:
+                            st.waiting = False
+                        if woken:
+                            if paused:
+                                # Back on the grid from now, without the ticks missed.
+                                tick = max(tick, math.ceil((timer.time() - start) / period))
                             continue
                     tick += 1
-                self.next_run_at = None
-                self.count += 1
-                self.last_started_at = _now()
+                st.next_wall = None
+                st.count += 1
+                st.started_wall = time.time()
                 try:
                     await call()
                 except asyncio.CancelledError as exc:
@@ -441,15 +440,14 @@ class RepeatedTask:
                 except Exception as exc:
                     failure = exc
                 else:
-                    self.last_finished_at = _now()
+                    failure = None
                     if _cancelling(me):
                         # The run swallowed a cancellation meant for the loop.
                         raise asyncio.CancelledError
-                    failure = None
+                st.finished_wall = time.time()
                 if failure is not None:
-                    self.last_finished_at = _now()
                     await self._failed(failure, logger)
-                    if self.raise_exceptions:
+                    if self._raise_exceptions:
                         self._report(failure)
                         raised = failure
                         raise failure
@@ -458,75 +456,64 @@ class RepeatedTask:
                     if remaining == 0:
                         await self._completed(logger)
                         return
-                late = clock.time() - (start + tick * period)
+                late = timer.time() - (start + tick * period)
                 if late > 0:
                     # Overran: skip the missed ticks rather than burst through them.
                     missed = math.ceil(late / period)
                     tick += missed
-                    self.skipped += missed
+                    st.skipped += missed
                     logger.debug(
                         "repeated task %r overran its period; skipped %d tick(s)",
-                        self.name,
+                        self._name,
                         missed,
                     )
         except asyncio.CancelledError:
-            if not self._cancelled_by_us:
+            if not st.cancelled_by_us:
                 raise
         except BaseException as exc:
             if exc is not raised:
                 # KeyboardInterrupt, SystemExit, or a bug: never end silently.
                 logger.error(
-                    "repeated task %r ended by %s", self.name, type(exc).__name__, exc_info=exc
+                    "repeated task %r ended by %s", self._name, type(exc).__name__, exc_info=exc
                 )
+            # Reported already; retrieving it keeps asyncio from reporting
+            # "Task exception was never retrieved" at collection.
+            me.add_done_callback(_retrieve_exception)
             raise
         finally:
-            self.running = False
-            self.next_run_at = None
+            _RUNNING.discard(me)
+            st.running = False
+            st.next_wall = None
+
+    def _wake(self) -> None:
+        handle = self._state.handle
+        if self._state.waiting and not self._state.wake_requested and handle is not None:
+            self._state.wake_requested = True
+            handle.cancel()
 
     def _report(self, exc: Exception) -> None:
         # Delivered from outside the task: since Python 3.12 the loop runs a
         # custom handler in the task's context, which cannot be entered again
         # from within the task. join() delivers it first if it is still queued.
-        self._pending_report = {
-            "message": f"repeated task {self.name!r} ended by an exception (raise_exceptions=True)",
+        self._state.pending_report = {
+            "message": f"repeated task {self._name!r} ended by an exception "
+            "(raise_exceptions=True)",
             "exception": exc,
-            "task": self.handle,
+            "task": self._state.handle,
         }
         asyncio.get_running_loop().call_soon(self._deliver_report)
 
     def _deliver_report(self) -> None:
-        context, self._pending_report = self._pending_report, None
+        context, self._state.pending_report = self._state.pending_report, None
         if context is not None:
             asyncio.get_running_loop().call_exception_handler(context)
 
-    async def _wait(self, clock: Clock, deadline: float) -> bool:
-        """Sleep until `deadline`; False when woken early by `_wake()`."""
-        self._waiting = True
-        try:
-            await clock.sleep_until(deadline)
-        except asyncio.CancelledError:
-            if not self._wake_requested:
-                raise
-            self._wake_requested = False
-            if _uncancel() > 0:
-                raise  # someone else cancelled us too
-            return False
-        finally:
-            self._waiting = False
-        return True
-
-    def _wake(self) -> None:
-        # Waking is a cancellation that _wait() recognizes and swallows, so the
-        # per-tick sleep needs no Event or wait_for of its own.
-        handle = self.handle
-        if self._waiting and not self._wake_requested and handle is not None:
-            self._wake_requested = True
-            handle.cancel()
-
     async def _failed(self, exc: Exception, logger: logging.Logger) -> None:
-        self.failures += 1
-        self.last_error = exc
-        logger.error("repeated task %r failed (run %d)", self.name, self.count, exc_info=exc)
+        self._state.failures += 1
+        self._state.last_error = exc
+        logger.error(
+            "repeated task %r failed (run %d)", self._name, self._state.count, exc_info=exc
+        )
         if self._call_on_exception is not None:
             await self._hook("on_exception", self._call_on_exception(exc), logger)
 
@@ -539,4 +526,4 @@ class RepeatedTask:
         try:
             await call
         except Exception:
-            logger.exception("%s hook of repeated task %r failed", what, self.name)
+            logger.exception("%s hook of repeated task %r failed", what, self._name)

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from repeating import RepeatedTask, repeat_every
 from repeating.fastapi import Tasks, TaskStatus
+from tests.helpers import our_pending_tasks
 
 
 def test_lifespan_composes_with_the_apps_own() -> None:
@@ -115,8 +116,7 @@ async def test_duplicate_names_at_startup_stop_everything() -> None:
 
     with pytest.raises(ValueError, match="two tasks are named 'same'"):
         await tasks.startup()
-    pending = [t for t in asyncio.all_tasks() if t.get_name().startswith("repeating:")]
-    assert [t for t in pending if not t.done()] == []
+    assert our_pending_tasks() == []
 
 
 async def test_shutdown_grace_then_cancel(caplog: pytest.LogCaptureFixture) -> None:

@@ -12,17 +12,11 @@ import pytest
 
 from repeating import RepeatedTask
 from repeating.testing import VirtualClock
+from tests.helpers import our_pending_tasks
 
 
 async def nothing() -> None:
     """A run that does nothing."""
-
-
-def our_tasks() -> list[asyncio.Task[object]]:
-    """The asyncio tasks this library created that are still pending."""
-    return [
-        t for t in asyncio.all_tasks() if t.get_name().startswith("repeating:") and not t.done()
-    ]
 
 
 def test_start_without_running_loop_raises() -> None:
@@ -67,7 +61,7 @@ async def test_stop_while_sleeping_ends_at_once() -> None:
     await task.join()
     assert time.monotonic() - began < 0.05
     assert task.running is False
-    assert our_tasks() == []
+    assert our_pending_tasks() == []
 
 
 async def test_stop_during_run_lets_it_finish() -> None:
@@ -137,7 +131,7 @@ async def test_cancel_cancels_async_run(caplog: pytest.LogCaptureFixture) -> Non
     assert outcome == ["cancelled"]
     assert (task.failures, task.last_error, task.running) == (0, None, False)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
-    assert our_tasks() == []
+    assert our_pending_tasks() == []
 
 
 async def test_stop_twice_is_harmless(clock: VirtualClock) -> None:
@@ -170,11 +164,12 @@ async def test_no_task_left_after_join() -> None:
     for task in tasks:
         task.start()
     await asyncio.sleep(0.02)
+    assert len(our_pending_tasks()) == 2
     for task in tasks:
         task.stop()
     for task in tasks:
         await task.join()
-    assert our_tasks() == []
+    assert our_pending_tasks() == []
     assert all(task.count >= 2 for task in tasks)
 
 

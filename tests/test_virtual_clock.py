@@ -67,7 +67,7 @@ async def test_gives_up_on_a_run_that_never_settles() -> None:
     release = threading.Event()
     task = RepeatedTask(func=lambda: release.wait(5), seconds=10, name="blocked", clock=clock)
     task.start()
-    with pytest.raises(RuntimeError, match="repeating:blocked did not reach its next sleep"):
+    with pytest.raises(RuntimeError, match="blocked did not reach its next sleep"):
         await clock.advance(1)
     release.set()
     await clock.advance()
