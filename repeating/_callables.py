@@ -14,7 +14,7 @@ from typing import ParamSpec, TypeGuard
 
 import anyio.to_thread
 
-__all__ = ["check_callable", "describe", "is_async", "make_caller", "qualname"]
+__all__ = ["check_callable", "describe", "is_async", "make_caller", "prepare", "qualname"]
 
 _P = ParamSpec("_P")
 
@@ -56,6 +56,7 @@ def _is_plain_function(func: object) -> TypeGuard[types.FunctionType]:
         type(func) is types.FunctionType
         and not hasattr(func, "__wrapped__")
         and not hasattr(func, "__signature__")
+        and not hasattr(func, "_is_coroutine_marker")  # inspect.markcoroutinefunction
     )
 
 
@@ -160,6 +161,24 @@ def check_callable(func: object, *, argument: str, n_args: int = 0) -> None:
         raise TypeError(msg)
 
 
+def prepare(func: object, *, argument: str, n_args: int = 0) -> Callable[..., Awaitable[object]]:
+    """`check_callable`, then `make_caller`: how a task will call `func`."""
+    if type(func) is types.FunctionType:
+        # The common case, `def f():` or `async def f():`, decided from the code
+        # object alone: constructing many tasks should cost little more than
+        # creating their asyncio tasks. A function without parameters can be
+        # called without arguments whatever it wraps or claims.
+        code = func.__code__
+        flags = code.co_flags
+        simple = not (code.co_argcount or code.co_kwonlyargcount or flags & _GENERATOR)
+        if simple and (n_args == 0 or flags & inspect.CO_VARARGS):
+            if flags & inspect.CO_COROUTINE or is_async(func):
+                return func
+            return _thread_caller(func)
+    check_callable(func, argument=argument, n_args=n_args)
+    return make_caller(func)  # type: ignore[arg-type]
+
+
 def make_caller(func: Callable[_P, object]) -> Callable[_P, Awaitable[object]]:
     """Decide once how to call `func`: awaited inline, or in a worker thread.
 
@@ -168,6 +187,10 @@ def make_caller(func: Callable[_P, object]) -> Callable[_P, Awaitable[object]]:
     """
     if is_async(func):
         return func  # type: ignore[return-value]
+    return _thread_caller(func)
+
+
+def _thread_caller(func: Callable[..., object]) -> Callable[..., Awaitable[object]]:
     return functools.partial(_in_thread, functools.partial(_call, func))
 
 

@@ -16,17 +16,19 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 
 from repeating import _validate as check
-from repeating._callables import check_callable, make_caller, qualname
+from repeating._callables import make_caller, prepare, qualname
 from repeating._clock import Clock
+from repeating._keep import Keeper
 from repeating._readonly import ReadOnly
 
 __all__ = ["RepeatedTask"]
 
 _LOGGER = logging.getLogger("repeating")
 
-# The event loop keeps only weak references to tasks; this set keeps every
-# running loop alive even when the caller drops the RepeatedTask.
-_RUNNING: set[asyncio.Task[None]] = set()
+# The event loop keeps only weak references to tasks; this keeps every running
+# loop (its state, which holds its asyncio task) alive even when the caller
+# drops the RepeatedTask.
+_RUNNING = Keeper()
 
 _T = TypeVar("_T", bound="RepeatedTask")
 _P = ParamSpec("_P")
@@ -50,14 +52,8 @@ def _make_call(self: RepeatedTask) -> Callable[[], Awaitable[object]]:
         )
         raise TypeError(msg)
     if self._func is None:
-        check_callable(self.run, argument="run", n_args=0)
-        return make_caller(self.run)
-    check_callable(self._func, argument="func", n_args=0)
-    return make_caller(self._func)
-
-
-def _caller(hook: Callable[_P, object] | None) -> Callable[_P, Awaitable[object]] | None:
-    return None if hook is None else make_caller(hook)
+        return prepare(self.run, argument="run")
+    return prepare(self._func, argument="func")
 
 
 if sys.version_info >= (3, 11):
@@ -67,17 +63,23 @@ if sys.version_info >= (3, 11):
         task = asyncio.current_task()
         return 0 if task is None else task.uncancel()
 
-    def _cancelling(task: asyncio.Task[Any]) -> int | None:
+    def _cancelling(task: asyncio.Task[Any] | None) -> int | None:
         """How many cancellations of `task` are pending."""
-        return task.cancelling()
+        return None if task is None else task.cancelling()
 
 else:  # pragma: no cover - Python 3.10 cannot count cancellations
 
     def _uncancel() -> int:
         return 0
 
-    def _cancelling(task: asyncio.Task[Any]) -> int | None:
+    def _cancelling(task: asyncio.Task[Any] | None) -> int | None:
         return None
+
+
+def _cancelled_on_its_own(exc: asyncio.CancelledError) -> Exception:
+    failure = RuntimeError("the run raised CancelledError while its task was not being cancelled")
+    failure.__cause__ = exc
+    return failure
 
 
 def _retrieve_exception(handle: asyncio.Task[None]) -> None:
@@ -102,16 +104,20 @@ class _State:
     paused: bool = False
     started_wall: float | None = None
     finished_wall: float | None = None
-    next_wall: float | None = None
+    next_due: float | None = None  # on timer's clock
+    timer: asyncio.AbstractEventLoop | Clock | None = None
     stopping: bool = False
     triggered: bool = False
     waiting: bool = False
     wake_requested: bool = False
     cancelled_by_us: bool = False
     pending_report: dict[str, object] | None = None
+    slot: int = -1  # in _RUNNING
 
 
-@attrs.define(kw_only=True, eq=False, repr=False)
+# No setattr hooks: configuration is validated once, in __init__, and is
+# read-only afterwards; hooks would make __init__ assign through slow calls.
+@attrs.define(kw_only=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
 class RepeatedTask:
     """Runs a function periodically on the event loop, at a fixed rate.
 
@@ -124,55 +130,25 @@ class RepeatedTask:
 
     # Configuration: keyword arguments without the underscore, read-only
     # attributes of the same name (see the ReadOnly views below).
-    _func: Callable[[], object] | None = attrs.field(default=None)
+    _func: Callable[[], object] | None = None
     _seconds: float = attrs.field(converter=check.to_seconds)
-    _wait_first: bool | float = attrs.field(
-        default=False,
-        converter=check.to_wait_first,
-    )
-    _max_repetitions: int | None = attrs.field(
-        default=None,
-        validator=check.check_max_repetitions,
-    )
-    _logger: logging.Logger | None = attrs.field(
-        default=None,
-        validator=check.check_logger,
-    )
-    _raise_exceptions: bool = attrs.field(
-        default=False,
-        validator=check.check_raise_exceptions,
-    )
-    _on_complete: Callable[[], object] | None = attrs.field(
-        default=None,
-        validator=check.check_hook,
-    )
-    _on_exception: Callable[[Exception], object] | None = attrs.field(
-        default=None,
-        validator=check.check_hook,
-    )
-    _name: str = attrs.field(
-        default=attrs.Factory(_default_name, takes_self=True),
-        validator=check.check_name,
-    )
-    _clock: Clock | None = attrs.field(
-        default=None,
-        validator=check.check_clock,
-    )
+    _wait_first: bool | float = attrs.field(default=False, converter=check.to_wait_first)
+    _max_repetitions: int | None = None
+    _logger: logging.Logger | None = None
+    _raise_exceptions: bool = False
+    _on_complete: Callable[[], object] | None = None
+    _on_exception: Callable[[Exception], object] | None = None
+    _name: str | None = None  # None: derived from the function or the class
+    _clock: Clock | None = None
 
-    # How to call each function, decided once from the configuration.
-    _call: Callable[[], Awaitable[object]] = attrs.field(
-        init=False, default=attrs.Factory(_make_call, takes_self=True)
-    )
-    _call_on_complete: Callable[[], Awaitable[object]] | None = attrs.field(
-        init=False, default=attrs.Factory(lambda self: _caller(self._on_complete), takes_self=True)
-    )
-    _call_on_exception: Callable[[Exception], Awaitable[object]] | None = attrs.field(
-        init=False, default=attrs.Factory(lambda self: _caller(self._on_exception), takes_self=True)
-    )
+    # How to call each function: decided once, by __attrs_post_init__.
+    _call: Callable[[], Awaitable[object]] = attrs.field(init=False)
+    _call_on_complete: Callable[[], Awaitable[object]] | None = attrs.field(init=False)
+    _call_on_exception: Callable[[Exception], Awaitable[object]] | None = attrs.field(init=False)
 
     # State, written by the loop, read through the ReadOnly views below. It
     # lives apart so that a subclass's setattr hooks never slow the loop.
-    _state: _State = attrs.field(init=False, factory=lambda: _State())
+    _state: _State = attrs.field(init=False, factory=_State)
 
     func = ReadOnly[Callable[[], object] | None](setting=True)
     """The function each run calls, or None when a subclass overrides `run`."""
@@ -216,6 +192,33 @@ class RepeatedTask:
     paused = ReadOnly[bool](of="_state")
     """True between `pause()` and `resume()`."""
 
+    def __attrs_post_init__(self) -> None:
+        """Validate the configuration and decide how to call each function.
+
+        One method rather than a validator per field keeps constructing many
+        tasks cheap. A subclass that defines its own __attrs_post_init__ must
+        call this one (`super().__attrs_post_init__()`).
+        """
+        check.options(
+            max_repetitions=self._max_repetitions,
+            logger=self._logger,
+            raise_exceptions=self._raise_exceptions,
+            on_complete=self._on_complete,
+            on_exception=self._on_exception,
+            clock=self._clock,
+        )
+        if self._name is None:
+            self._name = _default_name(self)
+        else:
+            check.name(self._name)
+        self._call = _make_call(self)
+        self._call_on_complete = (
+            None if self._on_complete is None else make_caller(self._on_complete)
+        )
+        self._call_on_exception = (
+            None if self._on_exception is None else make_caller(self._on_exception)
+        )
+
     @property
     def last_started_at(self) -> datetime | None:
         """When the latest run started (UTC)."""
@@ -229,7 +232,10 @@ class RepeatedTask:
     @property
     def next_run_at(self) -> datetime | None:
         """When the next run is due (UTC), while the loop waits for it."""
-        return _utc(self._state.next_wall)
+        due, timer = self._state.next_due, self._state.timer
+        if due is None or due == math.inf or timer is None:  # inf: paused
+            return None
+        return _utc(time.time() + (due - timer.time()))
 
     @property
     def schedule(self) -> str:
@@ -268,12 +274,10 @@ class RepeatedTask:
         self._state.stopping = self._state.triggered = self._state.waiting = False
         self._state.wake_requested = self._state.cancelled_by_us = False
         self._state.running = True
-        previous = self._state.handle
-        if previous is not None:
-            _RUNNING.discard(previous)  # cancelled before its first step, say
+        self._state.timer = None  # set by the loop's first step
         handle = loop.create_task(self._loop(), name=self._name)
-        _RUNNING.add(handle)
         self._state.handle = handle
+        _RUNNING.add(self._state)
         if self._clock is not None:
             self._clock.attach(handle)
 
@@ -297,6 +301,9 @@ class RepeatedTask:
         if handle is not None and not handle.done():
             self._state.cancelled_by_us = True
             handle.cancel()
+            if self._state.timer is None:
+                # Cancelled before its first step, the loop never runs its finally.
+                _RUNNING.discard(self._state)
 
     def trigger(self) -> None:
         """Run as soon as possible, without moving the schedule.
@@ -367,123 +374,125 @@ class RepeatedTask:
                 await self.join()
 
     async def _loop(self) -> None:
-        # The hot path, in one frame: no helper coroutine per tick.
+        # The hot path, in one frame: no helper coroutine per tick, one clock
+        # reading per tick, asyncio.sleep awaited directly on the loop's own
+        # clock. Few locals: the frame lives as long as the task, per task.
         st = self._state
-        me = asyncio.current_task()
-        assert me is not None
-        clock = self._clock
-        # On the loop's own clock, asyncio.sleep is awaited directly: no extra
-        # call per tick. No bound methods are kept: they would cost memory per task.
-        timer: asyncio.AbstractEventLoop | Clock = (
-            asyncio.get_running_loop() if clock is None else clock
-        )
-        call = self._call
-        period = self._seconds
-        logger = self._logger if self._logger is not None else _LOGGER
+        timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
         remaining = self._max_repetitions
-        if self._wait_first is True:
-            first_delay = period
-        elif self._wait_first is False:
-            first_delay = 0.0
-        else:
-            first_delay = float(self._wait_first)
-        start = timer.time() + first_delay
-        tick = 0  # the next regular tick, due at start + tick * period
-        raised: BaseException | None = None
-        failure: Exception | None
+        now = timer.time()
+        start = now + (self._seconds if self._wait_first is True else float(self._wait_first))
+        tick = 0  # the next regular tick, due at start + tick * seconds
+        failure: Exception | None = None
         try:
             while not st.stopping:
                 if st.triggered:
                     # An extra run: the grid stays where it is.
                     st.triggered = False
                 else:
-                    paused = st.paused
-                    due = math.inf if paused else start + tick * period
-                    t = timer.time()
-                    if due > t:
-                        st.next_wall = None if paused else time.time() + (due - t)
+                    due = math.inf if st.paused else start + tick * self._seconds
+                    if due > now:
+                        st.next_due = due
                         # Waking is a cancellation that is recognized and
                         # swallowed here: no Event or wait_for per tick.
                         st.waiting = True
                         try:
                             await (
-                                asyncio.sleep(due - t) if clock is None else clock.sleep_until(due)
+                                asyncio.sleep(due - now)
+                                if self._clock is None
+                                else self._clock.sleep_until(due)
                             )
-                            woken = False
                         except asyncio.CancelledError:
-                            if not st.wake_requested:
+                            if not self._woken():
                                 raise
-                            st.wake_requested = False
-                            if _uncancel() > 0:
-                                raise  # someone else cancelled us too
-                            woken = True
+                            now = timer.time()
+                            if due == math.inf:
+                                # Resumed: back on the grid from now, without the ticks missed.
+                                tick = max(tick, math.ceil((now - start) / self._seconds))
+                            continue
                         finally:
                             st.waiting = False
-                        if woken:
-                            if paused:
-                                # Back on the grid from now, without the ticks missed.
-                                tick = max(tick, math.ceil((timer.time() - start) / period))
-                            continue
                     tick += 1
-                st.next_wall = None
+                st.next_due = None
                 st.count += 1
                 st.started_wall = time.time()
                 try:
-                    await call()
+                    await self._call()
                 except asyncio.CancelledError as exc:
-                    if _cancelling(me) != 0:
+                    if _cancelling(st.handle) != 0:
                         raise  # a real cancellation: ours, or the app's
-                    failure = RuntimeError(
-                        "the run raised CancelledError while its task was not being cancelled"
-                    )
-                    failure.__cause__ = exc
+                    failure = _cancelled_on_its_own(exc)
                 except Exception as exc:
                     failure = exc
                 else:
                     failure = None
-                    if _cancelling(me):
+                    if _cancelling(st.handle):
                         # The run swallowed a cancellation meant for the loop.
                         raise asyncio.CancelledError
                 st.finished_wall = time.time()
                 if failure is not None:
-                    await self._failed(failure, logger)
+                    await self._failed(failure)
                     if self._raise_exceptions:
                         self._report(failure)
-                        raised = failure
                         raise failure
                 if remaining is not None:
                     remaining -= 1
                     if remaining == 0:
-                        await self._completed(logger)
+                        await self._completed()
                         return
-                late = timer.time() - (start + tick * period)
-                if late > 0:
-                    # Overran: skip the missed ticks rather than burst through them.
-                    missed = math.ceil(late / period)
-                    tick += missed
-                    st.skipped += missed
-                    logger.debug(
-                        "repeated task %r overran its period; skipped %d tick(s)",
-                        self._name,
-                        missed,
-                    )
+                now = timer.time()
+                if now > start + tick * self._seconds:
+                    tick = self._skip(tick, now - start)
         except asyncio.CancelledError:
             if not st.cancelled_by_us:
                 raise
         except BaseException as exc:
-            if exc is not raised:
-                # KeyboardInterrupt, SystemExit, or a bug: never end silently.
-                logger.error(
-                    "repeated task %r ended by %s", self._name, type(exc).__name__, exc_info=exc
-                )
-            # Reported already; retrieving it keeps asyncio from reporting
-            # "Task exception was never retrieved" at collection.
-            me.add_done_callback(_retrieve_exception)
+            self._ended_by(exc, reported=exc is failure)
             raise
         finally:
-            _RUNNING.discard(me)
+            _RUNNING.discard(st)
             st.running = False
-            st.next_wall = None
+            st.next_due = None
+
+    def _woken(self) -> bool:
+        """Whether the CancelledError just caught is our own wake-up call."""
+        st = self._state
+        if not st.wake_requested:
+            return False
+        st.wake_requested = False
+        return _uncancel() == 0  # else someone else cancelled the loop too
+
+    def _skip(self, tick: int, elapsed: float) -> int:
+        """After an overrun: the next tick, skipping (and counting) the missed ones."""
+        missed = math.ceil(elapsed / self._seconds) - tick
+        if missed <= 0:
+            return tick
+        self._state.skipped += missed
+        self._log.debug(
+            "repeated task %r overran its period; skipped %d tick(s)", self._name, missed
+        )
+        return tick + missed
+
+    def _ended_by(self, exc: BaseException, *, reported: bool) -> None:
+        if not reported:
+            # KeyboardInterrupt, SystemExit, or a bug: never end silently.
+            self._log.error(
+                "repeated task %r ended by %s", self._name, type(exc).__name__, exc_info=exc
+            )
+        # Reported now; retrieving it keeps asyncio from reporting "Task
+        # exception was never retrieved" at collection.
+        if self._state.handle is not None:
+            self._state.handle.add_done_callback(_retrieve_exception)
+
+    @property
+    def _log(self) -> logging.Logger:
+        return self._logger if self._logger is not None else _LOGGER
+
+    def _skipped(self, missed: int) -> None:
+        self._state.skipped += missed
+        self._log.debug(
+            "repeated task %r overran its period; skipped %d tick(s)", self._name, missed
+        )
 
     def _wake(self) -> None:
         handle = self._state.handle
@@ -508,22 +517,22 @@ class RepeatedTask:
         if context is not None:
             asyncio.get_running_loop().call_exception_handler(context)
 
-    async def _failed(self, exc: Exception, logger: logging.Logger) -> None:
+    async def _failed(self, exc: Exception) -> None:
         self._state.failures += 1
         self._state.last_error = exc
-        logger.error(
+        self._log.error(
             "repeated task %r failed (run %d)", self._name, self._state.count, exc_info=exc
         )
         if self._call_on_exception is not None:
-            await self._hook("on_exception", self._call_on_exception(exc), logger)
+            await self._hook("on_exception", self._call_on_exception(exc))
 
-    async def _completed(self, logger: logging.Logger) -> None:
+    async def _completed(self) -> None:
         if self._call_on_complete is not None:
-            await self._hook("on_complete", self._call_on_complete(), logger)
+            await self._hook("on_complete", self._call_on_complete())
 
-    async def _hook(self, what: str, call: Awaitable[object], logger: logging.Logger) -> None:
+    async def _hook(self, what: str, call: Awaitable[object]) -> None:
         # A failing hook is logged, never raised: it must not end the loop.
         try:
             await call
         except Exception:
-            logger.exception("%s hook of repeated task %r failed", what, self._name)
+            self._log.exception("%s hook of repeated task %r failed", what, self._name)

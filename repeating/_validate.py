@@ -7,23 +7,11 @@ import math
 import numbers
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
-
-import attrs
 
 from repeating._callables import check_callable
 from repeating._clock import Clock
 
-__all__ = [
-    "check_clock",
-    "check_hook",
-    "check_logger",
-    "check_max_repetitions",
-    "check_name",
-    "check_raise_exceptions",
-    "to_seconds",
-    "to_wait_first",
-]
+__all__ = ["name", "options", "to_seconds", "to_wait_first"]
 
 # Beyond about 31 years, wall-clock timestamps would leave datetime's range.
 MAX_SECONDS = 1e9
@@ -32,7 +20,11 @@ MIN_PERIOD = 1e-6
 
 
 def _as_seconds(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (timedelta, numbers.Real, Decimal)):
+    # `type(value) is not float` first: most periods are floats, and the ABC
+    # check of numbers.Real is the slow part of constructing a task.
+    if type(value) is not float and (
+        isinstance(value, bool) or not isinstance(value, (timedelta, numbers.Real, Decimal))
+    ):
         msg = f"{argument} must be a number of seconds or a timedelta, got {value!r}"
         raise TypeError(msg)
     if isinstance(value, timedelta):
@@ -73,46 +65,43 @@ def to_wait_first(value: bool | float | timedelta | None) -> bool | float:
     return seconds
 
 
-def check_max_repetitions(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"max_repetitions must be an int or None, got {value!r}"
+def options(
+    *,
+    max_repetitions: object,
+    logger: object,
+    raise_exceptions: object,
+    on_complete: object,
+    on_exception: object,
+    clock: object,
+) -> None:
+    """Refuse bad values of the options that need no conversion."""
+    if max_repetitions is not None:
+        if not isinstance(max_repetitions, int) or isinstance(max_repetitions, bool):
+            msg = f"max_repetitions must be an int or None, got {max_repetitions!r}"
+            raise TypeError(msg)
+        if max_repetitions < 1:
+            msg = f"max_repetitions must be >= 1, got {max_repetitions!r}"
+            raise ValueError(msg)
+    if logger is not None and not isinstance(logger, logging.Logger):
+        msg = f"logger must be a logging.Logger or None, got {logger!r}"
         raise TypeError(msg)
-    if value < 1:
-        msg = f"max_repetitions must be >= 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def check_logger(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, logging.Logger):
-        msg = f"logger must be a logging.Logger or None, got {value!r}"
+    if not isinstance(raise_exceptions, bool):
+        msg = f"raise_exceptions must be a bool, got {raise_exceptions!r}"
+        raise TypeError(msg)
+    if on_complete is not None:
+        check_callable(on_complete, argument="on_complete", n_args=0)
+    if on_exception is not None:
+        check_callable(on_exception, argument="on_exception", n_args=1)
+    if clock is not None and not isinstance(clock, Clock):
+        msg = f"clock must provide time(), sleep_until() and attach(), got {clock!r}"
         raise TypeError(msg)
 
 
-def check_raise_exceptions(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        msg = f"raise_exceptions must be a bool, got {value!r}"
-        raise TypeError(msg)
-
-
-def check_hook(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """on_complete takes no argument, on_exception takes the exception."""
-    if value is not None:
-        argument = attribute.name.lstrip("_")
-        check_callable(value, argument=argument, n_args=1 if argument == "on_exception" else 0)
-
-
-def check_name(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def name(value: object) -> None:
+    """Refuse a name that is not a non-empty str."""
     if not isinstance(value, str):
         msg = f"name must be a str, got {value!r}"
         raise TypeError(msg)
     if not value:
         msg = "name must not be empty"
         raise ValueError(msg)
-
-
-def check_clock(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, Clock):
-        msg = f"clock must provide time(), sleep_until() and attach(), got {value!r}"
-        raise TypeError(msg)

@@ -441,3 +441,21 @@ async def test_async_with_body_exception_wins(clock: VirtualClock) -> None:
         loop.set_exception_handler(None)
     assert isinstance(caught, KeyError)
     assert task.failures == 1
+
+
+async def test_finished_tasks_are_not_kept(clock: VirtualClock) -> None:
+    """The library holds running tasks only: ended, stopped or cancelled ones are let go."""
+    from repeating._task import _RUNNING
+
+    before = len(_RUNNING)
+    tasks = [RepeatedTask(func=nothing, seconds=1, clock=clock) for _ in range(3)]
+    for task in tasks:
+        task.start()
+    assert len(_RUNNING) == before + 3
+    tasks[0].stop()
+    tasks[1].cancel()  # before its first step
+    await clock.advance()
+    tasks[2].cancel()
+    for task in tasks:
+        await task.join()
+    assert len(_RUNNING) == before
