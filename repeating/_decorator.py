@@ -13,6 +13,7 @@ import attrs
 from repeating._callables import qualname
 from repeating._clock import Clock
 from repeating._task import RepeatedTask
+from repeating.locks import Lock
 
 __all__ = ["repeat_every"]
 
@@ -30,6 +31,7 @@ def repeat_every(
     on_exception: Callable[[Exception], object] | None = None,
     name: str | None = None,
     clock: Clock | None = None,
+    lock: Lock | None = None,
 ) -> Callable[[Callable[[], object]], _Starter]:
     """Turn a zero-argument function into an async starter of a `RepeatedTask`.
 
@@ -54,6 +56,7 @@ def repeat_every(
             on_exception=on_exception,
             name=name if name is not None else qualname(func),
             clock=clock,
+            lock=lock,
         )
 
         @functools.wraps(func)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -20,6 +20,7 @@ from repeating._callables import make_caller, prepare, qualname
 from repeating._clock import Clock
 from repeating._keep import Keeper
 from repeating._readonly import ReadOnly
+from repeating.locks import Claim, Lock
 
 __all__ = ["RepeatedTask"]
 
@@ -31,7 +32,6 @@ _LOGGER = logging.getLogger("repeating")
 _RUNNING = Keeper()
 
 _T = TypeVar("_T", bound="RepeatedTask")
-_P = ParamSpec("_P")
 
 
 def _default_name(self: RepeatedTask) -> str:
@@ -140,6 +140,7 @@ class RepeatedTask:
     _on_exception: Callable[[Exception], object] | None = None
     _name: str | None = None  # None: derived from the function or the class
     _clock: Clock | None = None
+    _lock: Lock | None = None
 
     # How to call each function: decided once, by __attrs_post_init__.
     _call: Callable[[], Awaitable[object]] = attrs.field(init=False)
@@ -170,6 +171,8 @@ class RepeatedTask:
     """Used in logs, status and coordination keys."""
     clock = ReadOnly[Clock | None](setting=True)
     """The clock the schedule runs on; None is the event loop's."""
+    lock = ReadOnly["Lock | None"](setting=True)
+    """The coordination backend that makes a tick run in one process only, or None."""
 
     count = ReadOnly[int](of="_state")
     """Runs started."""
@@ -206,6 +209,7 @@ class RepeatedTask:
             on_complete=self._on_complete,
             on_exception=self._on_exception,
             clock=self._clock,
+            lock=self._lock,
         )
         if self._name is None:
             self._name = _default_name(self)
@@ -265,6 +269,12 @@ class RepeatedTask:
                 "from async code such as a FastAPI lifespan or an async startup handler"
             )
             raise RuntimeError(msg) from None
+        if not hasattr(self, "_call"):
+            msg = (
+                f"{type(self).__qualname__} was not set up: its __attrs_post_init__ must "
+                "call super().__attrs_post_init__()"
+            )
+            raise TypeError(msg)
         if self.running:
             msg = (
                 f"task {self._name!r} is already running; call stop() and await "
@@ -275,7 +285,8 @@ class RepeatedTask:
         self._state.wake_requested = self._state.cancelled_by_us = False
         self._state.running = True
         self._state.timer = None  # set by the loop's first step
-        handle = loop.create_task(self._loop(), name=self._name)
+        run = self._loop() if self._lock is None else self._locked_loop(self._lock)
+        handle = loop.create_task(run, name=self._name)
         self._state.handle = handle
         _RUNNING.add(self._state)
         if self._clock is not None:
@@ -453,6 +464,142 @@ class RepeatedTask:
             _RUNNING.discard(st)
             st.running = False
             st.next_due = None
+
+    async def _locked_loop(self, lock: Lock) -> None:
+        """The loop of a task with a lock: ticks on a wall-clock grid shared by
+        every process, each claimed from the lock before it runs."""
+        st = self._state
+        timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
+        # The grid's clock is the wall clock, which all processes share; a test
+        # clock stands in for it.
+        grid = time.time if self._clock is None else self._clock.time
+        period = self._seconds
+        delay = period if self._wait_first is True else float(self._wait_first)
+        # Without wait_first, the current period is claimed at once: a worker
+        # that starts late still runs a period nobody has run.
+        tick = math.ceil((grid() + delay) / period) if delay else math.floor(grid() / period)
+        remaining = self._max_repetitions
+        outage = False
+        try:
+            while not st.stopping:
+                claim: Claim | None = None
+                if st.triggered:
+                    # A manual run in this process: no tick is claimed.
+                    st.triggered = False
+                else:
+                    wait = math.inf if st.paused else tick * period - grid()
+                    if wait > 0 and not await self._sleep(timer, wait):
+                        if wait == math.inf:  # resumed: back on the grid from now
+                            tick = max(tick, math.ceil(grid() / period))
+                        continue
+                    this, tick = tick, tick + 1
+                    try:
+                        claim = await lock.claim(self.name, this, lease=2 * period + 10)
+                    except Exception as exc:
+                        outage = self._lock_failed(exc, outage)
+                        continue
+                    if outage:
+                        outage = False
+                        self._log.warning("repeated task %r: its lock is back", self._name)
+                    if claim is None:
+                        st.skipped += 1
+                        self._log.debug(
+                            "repeated task %r: tick %d runs elsewhere", self._name, this
+                        )
+                        continue
+                outcome = "cancelled"
+                try:
+                    outcome = await self._run_once()
+                finally:
+                    if claim is not None:
+                        await self._release(claim, outcome)
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining == 0:
+                        await self._completed()
+                        return
+                # Ticks that passed during the run were skipped everywhere.
+                tick = max(tick, math.floor(grid() / period) + 1)
+        except asyncio.CancelledError:
+            if not st.cancelled_by_us:
+                raise
+        except BaseException as exc:
+            self._ended_by(exc, reported=self._raise_exceptions and exc is st.last_error)
+            raise
+        finally:
+            _RUNNING.discard(st)
+            st.running = False
+            st.next_due = None
+
+    async def _sleep(self, timer: asyncio.AbstractEventLoop | Clock, wait: float) -> bool:
+        """Sleep `wait` seconds (inf: until woken); False when woken early.
+
+        The plain loop inlines the same steps: a helper coroutine would cost
+        it a frame per task for as long as the task sleeps.
+        """
+        st = self._state
+        st.next_due = due = timer.time() + wait
+        st.waiting = True
+        try:
+            await (asyncio.sleep(wait) if self._clock is None else self._clock.sleep_until(due))
+        except asyncio.CancelledError:
+            if not self._woken():
+                raise
+            return False
+        finally:
+            st.waiting = False
+        return True
+
+    async def _run_once(self) -> str:
+        """One run with its bookkeeping; its outcome, "ok" or "failed".
+
+        The plain loop inlines the same steps, to spare a coroutine per run.
+        """
+        st = self._state
+        st.next_due = None
+        st.count += 1
+        st.started_wall = time.time()
+        try:
+            await self._call()
+        except asyncio.CancelledError as exc:
+            if _cancelling(st.handle) != 0:
+                raise
+            failure: Exception | None = _cancelled_on_its_own(exc)
+        except Exception as exc:
+            failure = exc
+        else:
+            failure = None
+            if _cancelling(st.handle):
+                raise asyncio.CancelledError from None
+        st.finished_wall = time.time()
+        if failure is None:
+            return "ok"
+        await self._failed(failure)
+        if self._raise_exceptions:
+            self._report(failure)
+            raise failure
+        return "failed"
+
+    def _lock_failed(self, exc: Exception, outage: bool) -> bool:
+        """Count the tick as skipped; warn once per outage. Returns True (in an outage)."""
+        self._state.skipped += 1
+        if not outage:
+            self._log.warning(
+                "repeated task %r: its lock is unreachable (%s: %s); skipping ticks "
+                "until it is back",
+                self._name,
+                type(exc).__name__,
+                exc,
+            )
+        return True
+
+    async def _release(self, claim: Claim, outcome: str) -> None:
+        try:
+            await claim.release(outcome)
+        except Exception:
+            self._log.warning(
+                "repeated task %r: releasing its claim failed", self._name, exc_info=True
+            )
 
     def _woken(self) -> bool:
         """Whether the CancelledError just caught is our own wake-up call."""

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from repeating._callables import check_callable
 from repeating._clock import Clock
+from repeating.locks import Lock
 
 __all__ = ["name", "options", "to_seconds", "to_wait_first"]
 
@@ -73,6 +74,7 @@ def options(
     on_complete: object,
     on_exception: object,
     clock: object,
+    lock: object,
 ) -> None:
     """Refuse bad values of the options that need no conversion."""
     if max_repetitions is not None:
@@ -94,6 +96,9 @@ def options(
         check_callable(on_exception, argument="on_exception", n_args=1)
     if clock is not None and not isinstance(clock, Clock):
         msg = f"clock must provide time(), sleep_until() and attach(), got {clock!r}"
+        raise TypeError(msg)
+    if lock is not None and not isinstance(lock, Lock):
+        msg = f"lock must provide claim(), got {lock!r}"
         raise TypeError(msg)
 
 

@@ -65,3 +65,46 @@ async def test_subclass_is_unhashable_and_still_works(clock: VirtualClock) -> No
     task.stop()
     await task.join()
     assert task.resets == 2
+
+
+@attrs.define
+class WithPostInit(RepeatedTask):
+    """A subclass with its own __attrs_post_init__ that calls the base one."""
+
+    ready: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.ready = True
+
+    async def run(self) -> None:
+        pass
+
+
+@attrs.define
+class ForgotSuper(RepeatedTask):
+    """A subclass whose __attrs_post_init__ forgets the base one."""
+
+    def __attrs_post_init__(self) -> None:
+        pass
+
+    async def run(self) -> None:
+        pass
+
+
+async def test_subclass_post_init(clock: VirtualClock) -> None:
+    """A subclass's __attrs_post_init__ calling super() gets a working, validated task."""
+    task = WithPostInit(seconds=1, clock=clock)
+    assert (task.ready, task.name) == (True, "WithPostInit")
+    async with task:
+        await clock.advance(1)
+    assert task.count == 2
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        WithPostInit(seconds=0)
+
+
+async def test_subclass_forgetting_super_fails_at_start() -> None:
+    """Forgetting super().__attrs_post_init__() is a clear error at start(), not a dead loop."""
+    task = ForgotSuper(seconds=1)
+    with pytest.raises(TypeError, match=r"must call super\(\).__attrs_post_init__\(\)"):
+        task.start()

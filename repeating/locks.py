@@ -1,0 +1,122 @@
+"""Once per period across processes: the lock protocol and the file lock.
+
+A task given `lock=` runs each tick of a wall-clock grid in at most one
+process. Before a run, the task asks the lock to *claim* the tick; the claim
+succeeds only when no run of the task is in progress anywhere and no process
+has claimed this tick or a later one. The claim is held for the run and then
+released with the run's outcome.
+
+`FileLock` coordinates the processes of one host through `fcntl.flock`, with
+no server: the default for several uvicorn workers. Redis and PostgreSQL
+backends serve several hosts.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["Claim", "FileLock", "Lock", "LockUnavailableError"]
+
+
+class LockUnavailableError(Exception):
+    """The coordination backend cannot be reached; the tick is skipped."""
+
+
+@runtime_checkable
+class Claim(Protocol):
+    """A claimed tick, held while its run is in progress."""
+
+    async def release(self, outcome: str) -> None:
+        """End the claim; `outcome` is "ok", "failed" or "cancelled"."""
+
+
+@runtime_checkable
+class Lock(Protocol):
+    """A coordination backend: which process runs a tick."""
+
+    async def claim(self, task: str, tick: int, *, lease: float) -> Claim | None:
+        """Claim `tick` of `task` for this process, for a run of up to `lease` s.
+
+        None when a run of the task is in progress anywhere, or when this tick
+        or a later one was claimed already. Raises LockUnavailableError when the
+        backend cannot be reached. A backend with leases keeps the lease alive
+        while the claim is held; a holder that dies loses it after `lease`.
+        """
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _file_name(prefix: str, task: str) -> str:
+    # Readable, and unique even when two names differ only in unsafe characters.
+    digest = hashlib.sha256(task.encode()).hexdigest()[:12]
+    return f"{prefix}{_UNSAFE.sub('_', task)[:80]}.{digest}.lock"
+
+
+@attrs.define
+class _FileClaim:
+    fd: int
+
+    async def release(self, outcome: str) -> None:
+        os.close(self.fd)  # closing drops the flock
+
+
+def _check_directory(_: object, __: object, value: Path) -> None:
+    if not value.is_dir():
+        msg = f"directory must be an existing directory, got {str(value)!r}"
+        raise ValueError(msg)
+
+
+@attrs.define(frozen=True)
+class FileLock:
+    """Coordinates the processes of one host through files in `directory`.
+
+    One file per task, `<prefix><task>.<hash>.lock`: an exclusive `flock` on
+    it is held for the whole run (the kernel drops it when a holder dies, so a
+    crash never blocks the task), and it records the last claimed tick. The
+    directory must be on a local file system shared by the processes.
+    """
+
+    directory: Path = attrs.field(converter=Path, validator=_check_directory)
+    prefix: str = "repeating."
+
+    def path(self, task: str) -> Path:
+        """The file that coordinates `task`."""
+        return self.directory / _file_name(self.prefix, task)
+
+    async def claim(self, task: str, tick: int, *, lease: float) -> Claim | None:
+        # Non-blocking system calls on a local file: microseconds, so they run
+        # on the event loop rather than in a thread.
+        try:
+            fd = os.open(self.path(task), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            msg = f"cannot open {self.path(task)}: {exc}"
+            raise LockUnavailableError(msg) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None  # a run is in progress in another process
+            msg = f"cannot lock {self.path(task)}: {exc}"
+            raise LockUnavailableError(msg) from exc
+        try:
+            text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+            last = int(text) if text.lstrip("-").isdigit() else None
+            if last is not None and tick <= last:
+                os.close(fd)
+                return None  # this tick, or a later one, ran already
+            record = f"{tick}\n".encode()
+            os.pwrite(fd, record.ljust(32), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return _FileClaim(fd)

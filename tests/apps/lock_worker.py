@@ -1,0 +1,44 @@
+"""A worker process for lock tests: runs one shared task with a FileLock, logging each run.
+
+    python tests/apps/lock_worker.py DIRECTORY LOG PERIOD DURATION RUN_SECONDS
+
+Each run appends "start <time> <pid>" and "end <time> <pid>" lines to LOG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+from repeating import RepeatedTask
+from repeating.locks import FileLock
+
+
+def record(log: str, what: str) -> None:
+    line = f"{what} {time.time():.6f} {os.getpid()}\n".encode()
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)  # one small O_APPEND write: never interleaved
+    finally:
+        os.close(fd)
+
+
+async def main(
+    directory: str, log: str, period: float, duration: float, run_seconds: float
+) -> None:
+    async def work() -> None:
+        record(log, "start")
+        await asyncio.sleep(run_seconds)
+        record(log, "end")
+
+    task = RepeatedTask(func=work, seconds=period, name="shared", lock=FileLock(directory))
+    record(log, "ready")
+    async with task:
+        await asyncio.sleep(duration)
+
+
+if __name__ == "__main__":
+    directory, log, period, duration, run_seconds = sys.argv[1:6]
+    asyncio.run(main(directory, log, float(period), float(duration), float(run_seconds)))
