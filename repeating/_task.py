@@ -494,7 +494,7 @@ class RepeatedTask:
                         continue
                     this, tick = tick, tick + 1
                     try:
-                        claim = await lock.claim(self.name, this, lease=2 * period + 10)
+                        claim = await lock.claim(self.name, this)
                     except Exception as exc:
                         outage = self._lock_failed(exc, outage)
                         continue

@@ -42,13 +42,13 @@ class Claim(Protocol):
 class Lock(Protocol):
     """A coordination backend: which process runs a tick."""
 
-    async def claim(self, task: str, tick: int, *, lease: float) -> Claim | None:
-        """Claim `tick` of `task` for this process, for a run of up to `lease` s.
+    async def claim(self, task: str, tick: int) -> Claim | None:
+        """Claim `tick` of `task` for this process.
 
         None when a run of the task is in progress anywhere, or when this tick
-        or a later one was claimed already. Raises LockUnavailableError when the
-        backend cannot be reached. A backend with leases keeps the lease alive
-        while the claim is held; a holder that dies loses it after `lease`.
+        or a later one was claimed already. Raises (any exception) when the
+        backend cannot be reached: the task then skips the tick. A backend
+        with leases keeps the lease alive while the claim is held.
         """
 
 
@@ -92,7 +92,7 @@ class FileLock:
         """The file that coordinates `task`."""
         return self.directory / _file_name(self.prefix, task)
 
-    async def claim(self, task: str, tick: int, *, lease: float) -> Claim | None:
+    async def claim(self, task: str, tick: int) -> Claim | None:
         # Non-blocking system calls on a local file: microseconds, so they run
         # on the event loop rather than in a thread.
         try:

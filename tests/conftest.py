@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from repeating.testing import VirtualClock
+from tests.servers import PostgresServer, RedisServer
 
 
 class _Collector(logging.Handler):
@@ -45,3 +46,26 @@ def _no_asyncio_errors() -> Iterator[None]:
 def clock() -> VirtualClock:
     """A fresh virtual clock at time 0."""
     return VirtualClock()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server for the whole session, on a free loopback port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole session, on a free loopback port."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -116,3 +118,96 @@ class Server:
         self._reader.join(10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+SKIP_SERVERS = os.environ.get("REPEATING_SKIP_SERVER_TESTS") == "1"
+
+
+def _wait_port(port: int, *, timeout: float, what: str) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port."""
+
+    def accepting() -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(accepting, timeout=timeout, what=what)
+
+
+def _need(program: str) -> str:
+    # Debian keeps PostgreSQL's programs off PATH, under /usr/lib/postgresql.
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"))
+    path = shutil.which(program) or (str(found[-1]) if found else None)
+    if path is None:
+        message = (
+            f"{program} is not installed: scripts/test.sh installs it; set "
+            "REPEATING_SKIP_SERVER_TESTS=1 to skip the tests that need it"
+        )
+        if SKIP_SERVERS:
+            pytest.skip(message)
+        pytest.fail(message)
+    return path
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1, without persistence."""
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = _need("redis-server")
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it accepts connections."""
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        args += ["--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            [self.binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_port(self.port, timeout=10, what="redis-server to accept connections")
+
+    def stop(self) -> None:
+        """Stop it (data is lost: no persistence)."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 with trust authentication."""
+
+    def __init__(self) -> None:
+        self.initdb, self.pg_ctl = _need("initdb"), _need("pg_ctl")
+        # Not under pytest's tmp_path: the postgres user must reach it.
+        self.directory = Path(tempfile.mkdtemp(prefix="repeating-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_postgres: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.directory, "postgres", "postgres")
+            self._as_postgres = ["runuser", "-u", "postgres", "--"]
+        self._run(self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self._as_postgres, *args], check=True, capture_output=True, cwd=self.directory
+        )
+
+    def start(self) -> None:
+        """Start it and wait until it accepts connections."""
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
+        log = str(self.directory / "log")
+        self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+        _wait_port(self.port, timeout=20, what="PostgreSQL to accept connections")
+
+    def stop(self) -> None:
+        """Stop it at once, as a crash or a restart would."""
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        """Delete the cluster's files."""
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,8 +1,9 @@
-"""A worker process for lock tests: runs one shared task with a FileLock, logging each run.
+"""A worker process for lock tests: runs one shared task with a lock, logging each run.
 
-    python tests/apps/lock_worker.py DIRECTORY LOG PERIOD DURATION RUN_SECONDS
+    python tests/apps/lock_worker.py BACKEND LOG PERIOD DURATION RUN_SECONDS
 
-Each run appends "start <time> <pid>" and "end <time> <pid>" lines to LOG.
+BACKEND is file:<directory>, redis:<url> or postgres:<dsn>. Each run appends
+"start <time> <pid>" and "end <time> <pid>" lines to LOG.
 """
 
 from __future__ import annotations
@@ -13,7 +14,20 @@ import sys
 import time
 
 from repeating import RepeatedTask
-from repeating.locks import FileLock
+from repeating.locks import FileLock, Lock
+
+
+def make_lock(spec: str) -> Lock:
+    kind, _, where = spec.partition(":")
+    if kind == "file":
+        return FileLock(where)
+    if kind == "redis":
+        from repeating.redis import RedisLock
+
+        return RedisLock(where, lease=1.0)  # short: a killed holder blocks for 1 s
+    from repeating.postgres import PostgresLock
+
+    return PostgresLock(where)
 
 
 def record(log: str, what: str) -> None:
@@ -33,12 +47,12 @@ async def main(
         await asyncio.sleep(run_seconds)
         record(log, "end")
 
-    task = RepeatedTask(func=work, seconds=period, name="shared", lock=FileLock(directory))
+    task = RepeatedTask(func=work, seconds=period, name="shared", lock=make_lock(spec))
     record(log, "ready")
     async with task:
         await asyncio.sleep(duration)
 
 
 if __name__ == "__main__":
-    directory, log, period, duration, run_seconds = sys.argv[1:6]
-    asyncio.run(main(directory, log, float(period), float(duration), float(run_seconds)))
+    spec, log, period, duration, run_seconds = sys.argv[1:6]
+    asyncio.run(main(spec, log, float(period), float(duration), float(run_seconds)))
