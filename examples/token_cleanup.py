@@ -10,6 +10,14 @@ inside the project's virtual environment). Settings come from the environment:
     TASKS_CONTROL_TOKEN
                      when set, enables POST /tasks/{name}/trigger, /pause and /resume,
                      which then require the header `X-Tasks-Token: <that value>`
+    TASKS_LOCK       who runs each purge when several workers serve the app:
+                     "file" (default: a file lock beside the database, for the
+                     workers of one host), a redis:// or postgresql:// URL (for
+                     several hosts), or "none"
+
+Several workers purge once per period between them:
+
+    uvicorn --app-dir examples --factory token_cleanup:app_from_environment --workers 3
 
 Then, from another terminal:
 
@@ -28,15 +36,18 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, create_engine, delete, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from repeating import repeat_every
 from repeating.fastapi import Tasks
+from repeating.locks import FileLock, Lock
 
 log = logging.getLogger("token_cleanup")
 
@@ -93,12 +104,31 @@ def require_token(expected: str) -> Callable[[str | None], None]:
     return check
 
 
+def make_lock(setting: str, database_path: str) -> Lock | None:
+    """The coordination backend named by TASKS_LOCK."""
+    if setting == "none":
+        return None
+    if setting == "file":
+        return FileLock(Path(database_path).resolve().parent)
+    if setting.startswith(("redis://", "rediss://")):
+        from repeating.redis import RedisLock
+
+        return RedisLock(setting)
+    if setting.startswith(("postgresql://", "postgres://")):
+        from repeating.postgres import PostgresLock
+
+        return PostgresLock(setting)
+    msg = f"TASKS_LOCK must be file, none, a redis:// or a postgresql:// URL, got {setting!r}"
+    raise ValueError(msg)
+
+
 def create_app(
     *,
     database_path: str,
     cleanup_seconds: float,
     demo_tokens: int = 0,
     control_token: str | None = None,
+    lock: Lock | None = None,
 ) -> FastAPI:
     """The app, with its own engine, purge task and status API."""
     engine = create_engine(f"sqlite:///{database_path}")
@@ -107,7 +137,7 @@ def create_app(
     # A plain `def`: it runs in the thread pool, so SQLite's blocking calls never
     # stall the event loop.
     @tasks.add
-    @repeat_every(seconds=cleanup_seconds, logger=log, name="purge_expired_tokens")
+    @repeat_every(seconds=cleanup_seconds, logger=log, name="purge_expired_tokens", lock=lock)
     def purge_expired_tokens() -> None:
         with Session(engine) as session, session.begin():
             expired = delete(Token).where(Token.expires_at <= utcnow()).returning(Token.id)
@@ -116,7 +146,11 @@ def create_app(
 
     @asynccontextmanager
     async def database(app: FastAPI) -> AsyncIterator[None]:
-        Base.metadata.create_all(engine)
+        try:
+            Base.metadata.create_all(engine)
+        except OperationalError:
+            # Several workers starting at once: another one created it first.
+            Base.metadata.create_all(engine)
         for n in range(demo_tokens):
             issue_token(engine, ttl_seconds=1 + n)
         yield
@@ -151,18 +185,21 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
+    """The app as the environment configures it; uvicorn's --factory calls this per worker."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(name)s %(message)s")
+    database_path = os.environ.get("DATABASE_PATH", "tokens.db")
     return create_app(
-        database_path=os.environ.get("DATABASE_PATH", "tokens.db"),
+        database_path=database_path,
         cleanup_seconds=float(os.environ.get("CLEANUP_SECONDS", "5")),
         demo_tokens=int(os.environ.get("DEMO_TOKENS", "5")),
         control_token=os.environ.get("TASKS_CONTROL_TOKEN") or None,
+        lock=make_lock(os.environ.get("TASKS_LOCK", "file"), database_path),
     )
 
 
 if __name__ == "__main__":
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         app_from_environment(),
         host=os.environ.get("HOST", "127.0.0.1"),

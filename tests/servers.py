@@ -43,7 +43,9 @@ class Server:
     """A Python server process on 127.0.0.1, with its merged output collected line by line."""
 
     def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
+        """Run `python *args`; "{port}" in an argument becomes the server's port."""
         self.port = free_port()
+        args = [arg.format(port=self.port) for arg in args]
         self.lines: list[str] = []
         self._new: queue.Queue[str] = queue.Queue()
         self.proc = subprocess.Popen(
