@@ -231,7 +231,8 @@ class Tasks:
         control_dependencies: Sequence[params.Depends] | None = None,
         tags: list[str] | None = None,
     ) -> APIRouter:
-        """A router with `GET {prefix}` and `GET {prefix}/{name}`.
+        """A router with `GET {prefix}`, `GET {prefix}/{name}` and, for tasks on a
+        lock that keeps a run history (PostgreSQL), `GET {prefix}/{name}/runs`.
 
         With `control=True` it also has `POST {prefix}/{name}/trigger`,
         `/pause` and `/resume`. `dependencies` guard every route,
@@ -260,6 +261,14 @@ class Tasks:
         @router.get("/{name}")
         async def get_task(name: str) -> TaskStatus:
             return TaskStatus.of(find(name))
+
+        @router.get("/{name}/runs")
+        async def task_runs(name: str, limit: int = 20) -> list[dict[str, object]]:
+            lock = find(name).lock
+            history = getattr(lock, "history", None)
+            if history is None:
+                raise HTTPException(404, f"task {name!r} keeps no run history")
+            return [attrs.asdict(run) for run in await history(name, limit=min(limit, 1000))]
 
         if control:
             guards = list(control_dependencies or ())

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 import signal
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -121,8 +119,8 @@ def test_example_control_needs_the_token(db: Path) -> None:
 UVICORN = ["-m", "uvicorn", "--app-dir", "examples", "--host", "127.0.0.1"]
 
 
-def purges_per_period(db: Path, lock: str, *, period: float = 0.5) -> Counter[int]:
-    """Run the example under uvicorn --workers 3 until it purged 5 times; purges per period."""
+def purge_times(db: Path, lock: str, *, period: float) -> list[float]:
+    """Run the example under uvicorn --workers 3 until it purged 9 times; when it did."""
     factory = "token_cleanup:app_from_environment"
     srv = Server(
         [*UVICORN, "--factory", factory, "--workers", "3", "--port", "{port}"],
@@ -136,24 +134,29 @@ def purges_per_period(db: Path, lock: str, *, period: float = 0.5) -> Counter[in
     pattern = re.compile(r"^(\S+ \S+) \[(\d+)\] token_cleanup purged", re.MULTILINE)
     try:
         srv.wait_until_serving("/tasks")
-        wait_until(lambda: len(pattern.findall(srv.output)) >= 5, timeout=15, what="5 purges")
+        wait_until(lambda: len(pattern.findall(srv.output)) >= 9, timeout=20, what="9 purges")
     finally:
         srv.close()
     workers = set(re.findall(r"Started server process \[(\d+)\]", srv.output))
     assert len(workers) == 3, srv.output
-    return Counter(
-        math.floor(datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp() / period)
-        for stamp, _ in pattern.findall(srv.output)
-    )
+    stamps = [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f") for s, _ in pattern.findall(srv.output)]
+    return sorted(stamp.timestamp() for stamp in stamps)
 
 
 def test_three_workers_purge_once_per_period(db: Path) -> None:
     """uvicorn --workers 3 with the default file lock: one purge per period, not three."""
-    per_period = purges_per_period(db, "file")
-    assert max(per_period.values()) == 1, f"a period purged more than once: {per_period}"
+    period = 0.5
+    times = purge_times(db, "file", period=period)
+    # Log lines come after each purge, late under load, so this counts purges
+    # against the periods they span (with a period of slack at each end)
+    # rather than binning them by period.
+    periods = (times[-1] - times[0]) / period
+    assert len(times) <= periods + 3, f"{len(times)} purges in {periods:.1f} periods"
 
 
 def test_three_workers_without_lock_purge_three_times(db: Path) -> None:
     """The problem the lock solves: with TASKS_LOCK=none, each worker purges every period."""
-    per_period = purges_per_period(db, "none")
-    assert max(per_period.values()) >= 2
+    period = 0.5
+    times = purge_times(db, "none", period=period)
+    periods = (times[-1] - times[0]) / period
+    assert len(times) > periods + 3, f"{len(times)} purges in {periods:.1f} periods"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from repeating import RepeatedTask
@@ -78,3 +80,33 @@ def test_backend_configuration_is_checked() -> None:
         RedisLock("redis://127.0.0.1:1/0", lease=0)
     with pytest.raises(ValueError, match="table must be a plain SQL identifier"):
         PostgresLock("postgresql://127.0.0.1/x", table="runs; DROP TABLE users")
+
+
+def test_status_router_serves_run_history(postgres_server: PostgresServer) -> None:
+    """GET /tasks/{name}/runs lists a PostgreSQL-locked task's runs; other tasks have none."""
+    import threading
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from repeating.fastapi import Tasks
+
+    ran = threading.Event()
+    tasks = Tasks()
+    lock = PostgresLock(postgres_server.dsn, table="test_router_history")
+    tasks.add(RepeatedTask(func=ran.set, seconds=3600, name="locked", lock=lock))
+    tasks.add(RepeatedTask(func=lambda: None, seconds=3600, name="plain"))
+    app = FastAPI(lifespan=tasks.lifespan())
+    app.include_router(tasks.router())
+    with TestClient(app) as client:
+        assert ran.wait(5)
+        deadline = time.monotonic() + 5
+        while not (runs := client.get("/tasks/locked/runs").json()):
+            assert time.monotonic() < deadline
+        assert [run["task"] for run in runs] == ["locked"]
+        assert runs[0]["owner"] == lock.owner
+        missing = client.get("/tasks/plain/runs")
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {"detail": "task 'plain' keeps no run history"},
+        )
