@@ -113,6 +113,7 @@ class _State:
     cancelled_by_us: bool = False
     pending_report: dict[str, object] | None = None
     slot: int = -1  # in _RUNNING
+    tick: int | None = None
 
 
 # No setattr hooks: configuration is validated once, in __init__, and is
@@ -194,6 +195,11 @@ class RepeatedTask:
 
     paused = ReadOnly[bool](of="_state")
     """True between `pause()` and `resume()`."""
+    tick = ReadOnly[int | None](of="_state")
+    """With a lock: the grid tick of the run in progress, or of the latest one.
+
+    The same in every process for the same period: a key for making a run
+    idempotent. None without a lock, and for runs started by `trigger()`."""
 
     def __attrs_post_init__(self) -> None:
         """Validate the configuration and decide how to call each function.
@@ -486,6 +492,7 @@ class RepeatedTask:
                 if st.triggered:
                     # A manual run in this process: no tick is claimed.
                     st.triggered = False
+                    st.tick = None
                 else:
                     wait = math.inf if st.paused else tick * period - grid()
                     if wait > 0 and not await self._sleep(timer, wait):
@@ -507,6 +514,14 @@ class RepeatedTask:
                             "repeated task %r: tick %d runs elsewhere", self._name, this
                         )
                         continue
+                    if grid() >= (this + 1) * period:
+                        # The claim came too late (a slow backend, a busy
+                        # process): its period is over, and a run now would
+                        # share the next period with that tick's run.
+                        await self._release(claim, "skipped")
+                        st.skipped += 1
+                        continue
+                    st.tick = this
                 outcome = "cancelled"
                 try:
                     outcome = await self._run_once()

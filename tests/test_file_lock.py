@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
 import pytest
 
 from repeating import RepeatedTask
-from repeating.locks import FileLock
+from repeating.locks import Claim, FileLock
 from repeating.testing import VirtualClock
 
 
@@ -71,3 +72,29 @@ def test_lock_must_be_a_lock() -> None:
     """lock= takes a coordination backend; anything else is refused at construction."""
     with pytest.raises(TypeError, match="lock must provide claim"):
         RepeatedTask(func=lambda: None, seconds=1, lock="redis://")  # type: ignore[arg-type]
+
+
+async def test_a_claim_that_comes_too_late_is_not_run(tmp_path: Path, clock: VirtualClock) -> None:
+    """A claim that returns after its period ended is released unrun; the next tick runs."""
+    file_lock = FileLock(tmp_path)
+    delays = itertools.chain([15.0], itertools.repeat(0.0))
+
+    class SlowLock:
+        """A FileLock behind a backend that answers slowly once."""
+
+        async def claim(self, task: str, tick: int) -> Claim | None:
+            await clock.sleep(next(delays))
+            return await file_lock.claim(task, tick)
+
+    runs: list[tuple[float, int | None]] = []
+    task: RepeatedTask
+
+    def work() -> None:
+        runs.append((clock.time(), task.tick))
+
+    task = RepeatedTask(func=work, seconds=10, name="slow", lock=SlowLock(), clock=clock)
+    async with task:
+        await clock.advance(30)
+    # Tick 0's claim returned at 15 s, in tick 1's period: released unrun.
+    assert runs == [(15.0, 1), (20.0, 2), (30.0, 3)]
+    assert task.skipped == 1

@@ -54,26 +54,33 @@ def start_workers(
     return [subprocess.Popen([sys.executable, worker, *args], cwd=ROOT) for _ in range(n)]
 
 
-def read_log(log: Path) -> list[tuple[str, float, int]]:
-    """The (event, time, pid) lines the workers wrote."""
-    lines = []
+Event = tuple[str, float, int, int | None]  # what, time, pid, tick
+
+
+def read_log(log: Path) -> list[Event]:
+    """The (event, time, pid, tick) lines the workers wrote."""
+    lines: list[Event] = []
     for line in log.read_text().splitlines():
-        event, when, pid = line.split()
-        lines.append((event, float(when), int(pid)))
+        event, when, pid, tick = line.split()
+        lines.append((event, float(when), int(pid), None if tick == "None" else int(tick)))
     return lines
 
 
-def runs_of(events: list[tuple[str, float, int]], *, unfinished_end: float = math.inf) -> list[Run]:
+def runs_of(events: list[Event], *, unfinished_end: float = math.inf) -> list[Run]:
     """(tick, start, end, pid) per run, by start; a run that never ended ends at unfinished_end."""
-    open_runs: dict[int, float] = {}
+    open_runs: dict[int, tuple[float, int]] = {}
     runs = []
-    for event, when, pid in events:
+    for event, when, pid, tick in events:
         if event == "start":
-            open_runs[pid] = when
+            assert tick is not None, "a locked run without a tick"
+            # The tick a run claimed is the period it starts in, give or take
+            # the moments between its claim and its first line.
+            assert abs(when - tick * PERIOD) < PERIOD + 0.05, (when, tick)
+            open_runs[pid] = (when, tick)
         elif event == "end":
-            start = open_runs.pop(pid)
-            runs.append((math.floor(start / PERIOD), start, when, pid))
-    runs += [(math.floor(s / PERIOD), s, unfinished_end, pid) for pid, s in open_runs.items()]
+            start, tick = open_runs.pop(pid)
+            runs.append((tick, start, when, pid))
+    runs += [(tick, s, unfinished_end, pid) for pid, (s, tick) in open_runs.items()]
     return sorted(runs, key=lambda r: r[1])
 
 
@@ -90,7 +97,7 @@ def wait_for_start(log: Path, *, after: float = 0.0, timeout: float = 10) -> tup
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if log.exists():
-            for event, when, pid in read_log(log):
+            for event, when, pid, _ in read_log(log):
                 if event == "start" and when > after:
                     return when, pid
         time.sleep(0.02)
@@ -103,7 +110,7 @@ def test_three_processes_run_each_tick_once(backend: Backend, tmp_path: Path) ->
     procs = start_workers(backend, log, n=3, duration=3.0, run_seconds=0.01)
     assert [p.wait(30) for p in procs] == [0, 0, 0]
     events = read_log(log)
-    readies = [when for event, when, _ in events if event == "ready"]
+    readies = [when for event, when, *_ in events if event == "ready"]
     runs = runs_of(events)
     assert_once_per_tick(runs)
     ticks = {r[0] for r in runs}

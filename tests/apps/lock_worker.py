@@ -30,8 +30,8 @@ def make_lock(spec: str) -> Lock:
     return PostgresLock(where)
 
 
-def record(log: str, what: str) -> None:
-    line = f"{what} {time.time():.6f} {os.getpid()}\n".encode()
+def record(log: str, what: str, tick: int | None = None) -> None:
+    line = f"{what} {time.time():.6f} {os.getpid()} {tick}\n".encode()
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)  # one small O_APPEND write: never interleaved
@@ -43,9 +43,9 @@ async def main(
     directory: str, log: str, period: float, duration: float, run_seconds: float
 ) -> None:
     async def work() -> None:
-        record(log, "start")
+        record(log, "start", task.tick)
         await asyncio.sleep(run_seconds)
-        record(log, "end")
+        record(log, "end", task.tick)
 
     task = RepeatedTask(func=work, seconds=period, name="shared", lock=make_lock(spec))
     record(log, "ready")
