@@ -8,30 +8,12 @@ import pytest
 
 from repeating import RepeatedTask
 from repeating.testing import VirtualClock
-
-
-class Runs:
-    """Records run start times; each run takes `duration` virtual seconds."""
-
-    def __init__(self, clock: VirtualClock, duration: float = 0.0) -> None:
-        self.clock = clock
-        self.duration = duration
-        self.starts: list[float] = []
-        self.active = 0
-        self.max_active = 0
-
-    async def __call__(self) -> None:
-        self.starts.append(self.clock.time())
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
-        if self.duration:
-            await self.clock.sleep(self.duration)
-        self.active -= 1
+from tests.helpers import Recorder
 
 
 async def test_trigger_while_waiting_runs_now_and_keeps_the_grid(clock: VirtualClock) -> None:
     """trigger() between ticks runs at once; the next regular run is still on the grid."""
-    runs = Runs(clock)
+    runs = Recorder(clock)
     async with RepeatedTask(func=runs, seconds=60, clock=clock) as task:
         await clock.advance(10)
         task.trigger()
@@ -44,7 +26,7 @@ async def test_trigger_while_waiting_runs_now_and_keeps_the_grid(clock: VirtualC
 
 async def test_trigger_during_run_waits_for_it(clock: VirtualClock) -> None:
     """trigger() during a run gives one extra run right after it, never overlapping."""
-    runs = Runs(clock, duration=20)
+    runs = Recorder(clock, duration=20)
     async with RepeatedTask(func=runs, seconds=60, clock=clock) as task:
         await clock.advance(5)
         task.trigger()
@@ -57,7 +39,7 @@ async def test_trigger_during_run_waits_for_it(clock: VirtualClock) -> None:
 
 async def test_pause_and_resume_continue_on_the_grid(clock: VirtualClock) -> None:
     """While paused nothing runs; resume() continues at the next tick, with no burst."""
-    runs = Runs(clock)
+    runs = Recorder(clock)
     async with RepeatedTask(func=runs, seconds=10, clock=clock) as task:
         await clock.advance(10)
         task.pause()
@@ -75,7 +57,7 @@ async def test_pause_and_resume_continue_on_the_grid(clock: VirtualClock) -> Non
 
 async def test_resume_on_a_tick_runs_at_once(clock: VirtualClock) -> None:
     """Resuming exactly on a grid point runs that tick."""
-    runs = Runs(clock)
+    runs = Recorder(clock)
     async with RepeatedTask(func=runs, seconds=10, clock=clock) as task:
         await clock.advance()
         task.pause()
@@ -87,7 +69,7 @@ async def test_resume_on_a_tick_runs_at_once(clock: VirtualClock) -> None:
 
 async def test_pause_during_run_lets_it_finish(clock: VirtualClock) -> None:
     """pause() during a run lets it finish; no further run starts."""
-    runs = Runs(clock, duration=5)
+    runs = Recorder(clock, duration=5)
     async with RepeatedTask(func=runs, seconds=10, clock=clock) as task:
         await clock.advance(2)
         task.pause()
@@ -98,7 +80,7 @@ async def test_pause_during_run_lets_it_finish(clock: VirtualClock) -> None:
 
 async def test_trigger_while_paused_runs_once(clock: VirtualClock) -> None:
     """trigger() on a paused task runs it once; it stays paused."""
-    runs = Runs(clock)
+    runs = Recorder(clock)
     async with RepeatedTask(func=runs, seconds=10, clock=clock) as task:
         await clock.advance(1)
         task.pause()
@@ -111,7 +93,7 @@ async def test_trigger_while_paused_runs_once(clock: VirtualClock) -> None:
 
 async def test_stop_while_paused(clock: VirtualClock) -> None:
     """stop() ends a paused task at once."""
-    task = RepeatedTask(func=Runs(clock), seconds=10, clock=clock)
+    task = RepeatedTask(func=Recorder(clock), seconds=10, clock=clock)
     task.start()
     await clock.advance(1)
     task.pause()
@@ -123,7 +105,7 @@ async def test_stop_while_paused(clock: VirtualClock) -> None:
 
 async def test_paused_before_start(clock: VirtualClock) -> None:
     """A task paused before start() starts paused; resume() runs the current tick."""
-    runs = Runs(clock)
+    runs = Recorder(clock)
     task = RepeatedTask(func=runs, seconds=10, clock=clock)
     task.pause()
     async with task:
@@ -136,12 +118,12 @@ async def test_paused_before_start(clock: VirtualClock) -> None:
 
 def test_trigger_when_not_running() -> None:
     """trigger() on a task that is not running raises, naming it."""
-    task = RepeatedTask(func=Runs(VirtualClock()), seconds=10, name="purge")
+    task = RepeatedTask(func=Recorder(VirtualClock()), seconds=10, name="purge")
     with pytest.raises(RuntimeError, match="task 'purge' is not running"):
         task.trigger()
 
 
 def test_schedule_text() -> None:
     """The schedule reads as a person would write it."""
-    assert RepeatedTask(func=Runs(VirtualClock()), seconds=90).schedule == "every 90s"
-    assert RepeatedTask(func=Runs(VirtualClock()), seconds=0.5).schedule == "every 0.5s"
+    assert RepeatedTask(func=Recorder(VirtualClock()), seconds=90).schedule == "every 90s"
+    assert RepeatedTask(func=Recorder(VirtualClock()), seconds=0.5).schedule == "every 0.5s"

@@ -8,27 +8,7 @@ import pytest
 
 from repeating import RepeatedTask
 from repeating.testing import VirtualClock
-
-
-class Recorder:
-    """Records the virtual time at which each run starts."""
-
-    def __init__(self, clock: VirtualClock, *, duration: float = 0.0) -> None:
-        self.clock = clock
-        self.duration = duration
-        self.starts: list[float] = []
-        self.active = 0
-        self.max_active = 0
-
-    async def __call__(self) -> None:
-        self.starts.append(self.clock.time())
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
-        try:
-            if self.duration:
-                await self.clock.sleep(self.duration)
-        finally:
-            self.active -= 1
+from tests.helpers import Recorder
 
 
 async def test_first_run_at_once(clock: VirtualClock) -> None:
