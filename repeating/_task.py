@@ -514,10 +514,10 @@ class RepeatedTask:
                             "repeated task %r: tick %d runs elsewhere", self._name, this
                         )
                         continue
-                    if grid() >= (this + 1) * period:
-                        # The claim came too late (a slow backend, a busy
-                        # process): its period is over, and a run now would
-                        # share the next period with that tick's run.
+                    if st.stopping or st.paused or grid() >= (this + 1) * period:
+                        # Stopped or paused while claiming, or the claim came
+                        # too late (a slow backend, a busy process): a run now
+                        # would share the next period with that tick's run.
                         await self._release(claim, "skipped")
                         st.skipped += 1
                         continue
@@ -525,6 +525,9 @@ class RepeatedTask:
                 outcome = "cancelled"
                 try:
                     outcome = await self._run_once()
+                except Exception:
+                    outcome = "failed"  # raise_exceptions=True
+                    raise
                 finally:
                     if claim is not None:
                         await self._release(claim, outcome)

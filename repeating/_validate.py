@@ -103,10 +103,17 @@ def options(
 
 
 def name(value: object) -> None:
-    """Refuse a name that is not a non-empty str."""
+    """Refuse a name that is not printable text of 1 to 200 characters.
+
+    Names key logs, status routes and coordination backends (file names,
+    Redis keys, PostgreSQL rows), all of which take such names.
+    """
     if not isinstance(value, str):
         msg = f"name must be a str, got {value!r}"
         raise TypeError(msg)
     if not value:
         msg = "name must not be empty"
+        raise ValueError(msg)
+    if len(value) > 200 or not value.isprintable():
+        msg = f"name must be printable and at most 200 characters, got {value[:60]!r}"
         raise ValueError(msg)

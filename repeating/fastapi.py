@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import Annotated, Any, TypeVar, overload
 
 import attrs
-from fastapi import APIRouter, HTTPException, params
+from fastapi import APIRouter, HTTPException, Query, params
 from pydantic import BaseModel
 
 from repeating._task import RepeatedTask
@@ -258,22 +258,22 @@ class Tasks:
         async def list_tasks() -> list[TaskStatus]:
             return [TaskStatus.of(task) for task in self]
 
-        @router.get("/{name}")
-        async def get_task(name: str) -> TaskStatus:
-            return TaskStatus.of(find(name))
-
-        @router.get("/{name}/runs")
-        async def task_runs(name: str, limit: int = 20) -> list[dict[str, object]]:
+        # {name:path}: task names may contain slashes. The routes with a suffix
+        # come first, so that /tasks/a/b/runs is the runs of "a/b".
+        @router.get("/{name:path}/runs")
+        async def task_runs(
+            name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+        ) -> list[dict[str, object]]:
             lock = find(name).lock
             history = getattr(lock, "history", None)
             if history is None:
                 raise HTTPException(404, f"task {name!r} keeps no run history")
-            return [attrs.asdict(run) for run in await history(name, limit=min(limit, 1000))]
+            return [attrs.asdict(run) for run in await history(name, limit=limit)]
 
         if control:
             guards = list(control_dependencies or ())
 
-            @router.post("/{name}/trigger", status_code=202, dependencies=guards)
+            @router.post("/{name:path}/trigger", status_code=202, dependencies=guards)
             async def trigger_task(name: str) -> TaskStatus:
                 task = find(name)
                 if not task.running:
@@ -281,17 +281,21 @@ class Tasks:
                 task.trigger()
                 return TaskStatus.of(task)
 
-            @router.post("/{name}/pause", dependencies=guards)
+            @router.post("/{name:path}/pause", dependencies=guards)
             async def pause_task(name: str) -> TaskStatus:
                 task = find(name)
                 task.pause()
                 return TaskStatus.of(task)
 
-            @router.post("/{name}/resume", dependencies=guards)
+            @router.post("/{name:path}/resume", dependencies=guards)
             async def resume_task(name: str) -> TaskStatus:
                 task = find(name)
                 task.resume()
                 return TaskStatus.of(task)
+
+        @router.get("/{name:path}")
+        async def get_task(name: str) -> TaskStatus:
+            return TaskStatus.of(find(name))
 
         return router
 
@@ -304,14 +308,29 @@ class Tasks:
                 [task.handle for task in running if task.handle is not None],
                 timeout=self.grace,
             )
-            for task in running:
-                if task.handle in late:
-                    _LOGGER.warning(
-                        "repeated task %r still running after the %gs grace period; cancelling it",
-                        task.name,
-                        self.grace,
-                    )
-                    task.cancel()
+            cancelled = [task for task in running if task.handle in late]
+            for task in cancelled:
+                _LOGGER.warning(
+                    "repeated task %r still running after the %gs grace period; cancelling it",
+                    task.name,
+                    self.grace,
+                )
+                task.cancel()
+            if cancelled:
+                # A thread, or code that swallows cancellation, may not stop:
+                # shutdown must, so it waits one more grace period (at least 1 s).
+                _, stuck = await asyncio.wait(
+                    [task.handle for task in cancelled if task.handle is not None],
+                    timeout=max(self.grace, 1.0),
+                )
+                for task in cancelled:
+                    if task.handle in stuck:
+                        _LOGGER.error(
+                            "repeated task %r ignored its cancellation; shutdown goes on "
+                            "without it",
+                            task.name,
+                        )
+                tasks = [task for task in tasks if task.handle not in stuck]
         for task in tasks:
             # An exception that ended a task was logged and reported back then.
             with contextlib.suppress(Exception):

@@ -5,18 +5,23 @@
     lock = PostgresLock("postgresql://app@db.internal/app")
     task = RepeatedTask(func=purge, seconds=60, lock=lock)
 
-A run holds a session-level advisory lock on a dedicated connection (not a
-pooled one: the lock belongs to the session), so no two runs of a task
-overlap, and a holder that dies loses it with its connection. Each claimed
-tick is a row of a small runs table (task, tick, owner, started, finished,
-outcome) that doubles as the task's run history; a tick is claimed only when
-no row holds it or a later tick. All SQL is parameterized.
+Each claimed tick is a row of a small runs table (task, tick, owner, started,
+heartbeat, finished, outcome) that doubles as the task's run history. A claim
+is one short transaction under a transaction-level advisory lock, on a
+connection of the lock's own (advisory locks belong to a session, so not a
+pooled one): it succeeds only when no row holds this tick or a later one, and
+no unfinished row has a heartbeat younger than `lease`. The process that runs
+a tick renews its row's heartbeat every `lease / 3` seconds, reconnecting if
+need be; a holder that dies stops it, and its run stops counting as in
+progress `lease` seconds later. All SQL is parameterized.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import math
 import os
 import re
 import socket
@@ -29,6 +34,8 @@ import attrs
 from repeating.locks import Claim
 
 __all__ = ["PostgresLock", "Run"]
+
+_LOGGER = logging.getLogger("repeating")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -56,34 +63,58 @@ class Run:
     outcome: str | None
 
 
+def _check_lease(_: object, __: object, value: float) -> None:
+    if not math.isfinite(value) or not 0.01 <= value <= 86400:
+        msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
+        raise ValueError(msg)
+
+
 @attrs.define
 class _PostgresClaim:
     lock: PostgresLock
     task: str
     tick: int
-    key: int
+    renewer: asyncio.Task[None] | None = None
+
+    async def renew_forever(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.lock.lease / 3)
+            try:
+                await self.lock._execute(
+                    "UPDATE {table} SET heartbeat = now() "
+                    "WHERE task = $1 AND tick = $2 AND owner = $3 AND finished IS NULL",
+                    self.task,
+                    self.tick,
+                    self.lock.owner,
+                )
+            except Exception as exc:
+                if not failing:  # once per outage, not per attempt
+                    _LOGGER.warning(
+                        "cannot renew the heartbeat of %r tick %d (%s); if the outage "
+                        "outlasts the lease, a run elsewhere may overlap this one",
+                        self.task,
+                        self.tick,
+                        exc,
+                    )
+                failing = True
+            else:
+                failing = False
 
     async def release(self, outcome: str) -> None:
-        lock = self.lock
-        lock._held.discard(self.task)
-        async with lock._guard:
-            try:
-                await self._finish(outcome)
-            except BaseException:
-                await lock._drop()  # the advisory lock goes with the session
-                raise
-
-    async def _finish(self, outcome: str) -> None:
-        lock = self.lock
-        connection = await lock._connection()
-        await connection.execute(
-            f'UPDATE "{lock.table}" SET finished = now(), outcome = $3 '
-            "WHERE task = $1 AND tick = $2",
+        self.lock._held.discard(self.task)
+        if self.renewer is not None:
+            self.renewer.cancel()
+            # wait(), not await: a cancellation of the caller still propagates.
+            await asyncio.wait([self.renewer])
+        await self.lock._execute(
+            "UPDATE {table} SET finished = now(), outcome = $4 "
+            "WHERE task = $1 AND tick = $2 AND owner = $3",
             self.task,
             self.tick,
+            self.lock.owner,
             outcome,
         )
-        await connection.execute("SELECT pg_advisory_unlock($1)", self.key)
 
 
 @attrs.define(eq=False)
@@ -91,63 +122,104 @@ class PostgresLock:
     """Coordinates processes on any number of hosts through one PostgreSQL database.
 
     `dsn` is an asyncpg connection string. `table` (created if missing) holds
-    the runs. The lock keeps one connection of its own.
+    the runs. `lease` (seconds, default 30) bounds how long a crashed holder
+    blocks the task; a live holder renews it. The lock keeps one connection
+    of its own.
     """
 
     dsn: str = attrs.field(repr=False)
     table: str = attrs.field(default="repeating_runs", validator=_check_table)
+    lease: float = attrs.field(default=30.0, converter=float, validator=_check_lease)
     owner: str = attrs.field(factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _conn: Any = attrs.field(default=None, init=False, repr=False)
     _guard: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False, repr=False)
-    # Advisory locks are re-entrant within a session: tasks of one process
-    # that share this lock are kept apart here.
+    # Tasks of this process that share this lock are kept apart here.
     _held: set[str] = attrs.field(factory=set, init=False, repr=False)
 
     async def _connection(self) -> Any:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn, timeout=5)
-            await self._conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.table}" ('
-                "task text NOT NULL, tick bigint NOT NULL, owner text NOT NULL, "
-                "started timestamptz NOT NULL, finished timestamptz, outcome text, "
-                "PRIMARY KEY (task, tick))"
-            )
+            # Serialized, for workers that start together on a new database.
+            async with self._conn.transaction():
+                await self._conn.execute(
+                    "SELECT pg_advisory_xact_lock($1)", _advisory_key(self.table, "")
+                )
+                await self._conn.execute(
+                    self._sql(
+                        "CREATE TABLE IF NOT EXISTS {table} ("
+                        "task text NOT NULL, tick bigint NOT NULL, owner text NOT NULL, "
+                        "started timestamptz NOT NULL, heartbeat timestamptz NOT NULL, "
+                        "finished timestamptz, outcome text, PRIMARY KEY (task, tick))"
+                    )
+                )
         return self._conn
+
+    def _sql(self, query: str) -> str:
+        # The table name is a validated identifier; every value is a parameter.
+        return query.replace("{table}", f'"{self.table}"')
+
+    async def _execute(self, query: str, *args: object) -> None:
+        async with self._guard:
+            try:
+                connection = await self._connection()
+                await connection.execute(self._sql(query), *args)
+            except BaseException:
+                await self._drop()
+                raise
 
     async def claim(self, task: str, tick: int) -> Claim | None:
         if task in self._held:
             return None
-        key = _advisory_key(self.table, task)
         async with self._guard:
             try:
-                connection = await self._connection()
-                if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                    return None
-                claimed = await connection.fetchval(
-                    f'INSERT INTO "{self.table}" (task, tick, owner, started) '
-                    "SELECT $1, $2, $3, now() WHERE NOT EXISTS "
-                    f'(SELECT 1 FROM "{self.table}" WHERE task = $1 AND tick >= $2) '
-                    "ON CONFLICT DO NOTHING RETURNING tick",
-                    task,
-                    tick,
-                    self.owner,
-                )
-                if claimed is None:
-                    await connection.execute("SELECT pg_advisory_unlock($1)", key)
-                    return None
+                claimed = await self._claim(await self._connection(), task, tick)
             except BaseException:
                 await self._drop()
                 raise
+        if not claimed:
+            return None
         self._held.add(task)
-        return _PostgresClaim(self, task, tick, key)
+        claim = _PostgresClaim(self, task, tick)
+        claim.renewer = asyncio.get_running_loop().create_task(claim.renew_forever())
+        return claim
+
+    async def _claim(self, connection: Any, task: str, tick: int) -> bool:
+        async with connection.transaction():
+            key = _advisory_key(self.table, task)
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
+                return False  # another process is claiming this task right now
+            busy = await connection.fetchval(
+                self._sql(
+                    "SELECT 1 FROM {table} WHERE task = $1 AND finished IS NULL "
+                    "AND heartbeat > now() - make_interval(secs => $2) LIMIT 1"
+                ),
+                task,
+                self.lease,
+            )
+            if busy:
+                return False
+            claimed = await connection.fetchval(
+                self._sql(
+                    "INSERT INTO {table} (task, tick, owner, started, heartbeat) "
+                    "SELECT $1, $2, $3, now(), now() WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {table} WHERE task = $1 AND tick >= $2) "
+                    "ON CONFLICT DO NOTHING RETURNING tick"
+                ),
+                task,
+                tick,
+                self.owner,
+            )
+            return claimed is not None
 
     async def history(self, task: str, *, limit: int = 20) -> list[Run]:
         """The latest runs of `task`, newest first."""
         async with self._guard:
             connection = await self._connection()
             rows = await connection.fetch(
-                f'SELECT task, tick, owner, started, finished, outcome FROM "{self.table}" '
-                "WHERE task = $1 ORDER BY tick DESC LIMIT $2",
+                self._sql(
+                    "SELECT task, tick, owner, started, finished, outcome FROM {table} "
+                    "WHERE task = $1 ORDER BY tick DESC LIMIT $2"
+                ),
                 task,
                 limit,
             )
@@ -159,7 +231,7 @@ class PostgresLock:
             connection.terminate()
 
     async def aclose(self) -> None:
-        """Close the lock's connection (releasing any advisory lock it holds)."""
+        """Close the lock's connection."""
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

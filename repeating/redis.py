@@ -15,7 +15,6 @@ are plain strings; nothing is pickled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
@@ -40,10 +39,15 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 """
-# KEYS: running. ARGV: owner, lease (ms). Only the holder renews.
+# KEYS: running. ARGV: owner, lease (ms). Only the holder renews; a lease that
+# vanished (a restarted server without persistence) is taken back if still free.
+# 1: kept; 0: another process holds it now.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 """
@@ -55,8 +59,8 @@ return 0
 
 
 def _check_lease(_: object, __: object, value: float) -> None:
-    if not math.isfinite(value) or value <= 0:
-        msg = f"lease must be a finite number of seconds > 0, got {value!r}"
+    if not math.isfinite(value) or not 0.01 <= value <= 86400:
+        msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
         raise ValueError(msg)
 
 
@@ -69,6 +73,7 @@ class _RedisClaim:
 
     async def renew_forever(self) -> None:
         lease_ms = int(self.lock.lease * 1000)
+        failing = False
         while True:
             await asyncio.sleep(self.lock.lease / 3)
             try:
@@ -76,17 +81,27 @@ class _RedisClaim:
                     keys=[self.running], args=[self.owner, lease_ms]
                 )
             except Exception as exc:
-                _LOGGER.warning("cannot renew the lease %s: %s", self.running, exc)
+                if not failing:  # once per outage, not per attempt
+                    _LOGGER.warning(
+                        "cannot renew the lease %s (%s); if the outage outlasts it, a run "
+                        "elsewhere may overlap this one",
+                        self.running,
+                        exc,
+                    )
+                failing = True
                 continue
+            failing = False
             if not kept:
-                _LOGGER.warning("lost the lease %s: a run elsewhere may overlap", self.running)
+                _LOGGER.warning(
+                    "lost the lease %s: a run elsewhere overlaps this one", self.running
+                )
                 return
 
     async def release(self, outcome: str) -> None:
         if self.renewer is not None:
             self.renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.renewer
+            # wait(), not await: a cancellation of the caller still propagates.
+            await asyncio.wait([self.renewer])
         await self.lock._script(_RELEASE)(keys=[self.running], args=[self.owner])
 
 

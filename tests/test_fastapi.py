@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -296,8 +297,8 @@ def test_status_endpoints() -> None:
         assert "Traceback" not in client.get("/tasks").text
         missing = client.get("/tasks/nope")
         assert (missing.status_code, missing.json()) == (404, {"detail": "no task named 'nope'"})
-        assert client.post("/tasks/healthy/trigger").status_code == 404
-        assert client.post("/tasks/healthy/pause").status_code == 404
+        assert client.post("/tasks/healthy/trigger").status_code in (404, 405)
+        assert client.post("/tasks/healthy/pause").status_code in (404, 405)
 
 
 def test_control_endpoints() -> None:
@@ -330,3 +331,44 @@ def test_control_dependencies_need_control() -> None:
     """control_dependencies without control=True is a mistake, refused."""
     with pytest.raises(ValueError, match="pass control=True"):
         Tasks().router(control_dependencies=[Depends(lambda: None)])
+
+
+def test_names_with_slashes_are_addressable() -> None:
+    """A task named "reports/daily" has its status and control routes like any other."""
+    tasks = Tasks()
+    tasks.add(RepeatedTask(func=lambda: None, seconds=3600, name="reports/daily"))
+    app = FastAPI(lifespan=tasks.lifespan())
+    app.include_router(tasks.router(control=True))
+    with TestClient(app) as client:
+        assert client.get("/tasks/reports/daily").json()["name"] == "reports/daily"
+        assert client.post("/tasks/reports/daily/pause").json()["paused"] is True
+        assert client.get("/tasks/reports/daily/runs").status_code == 404
+        assert client.get("/tasks/reports/daily/runs?limit=-1").status_code == 422
+
+
+async def test_shutdown_gives_up_on_a_run_that_ignores_cancellation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run that swallows cancellation cannot hang shutdown: it is abandoned with an ERROR."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # the bug this test is about
+                await release.wait()
+
+    tasks = Tasks(grace=0.05)
+    task = tasks.add(RepeatedTask(func=stubborn, seconds=3600, name="stubborn"))
+    await tasks.startup()
+    await started.wait()
+    began = time.monotonic()
+    try:
+        await tasks.shutdown()
+        took = time.monotonic() - began
+    finally:
+        release.set()  # or the test's own loop could not close
+        await task.join()
+    assert took < 3
+    assert "repeated task 'stubborn' ignored its cancellation" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from pathlib import Path
@@ -98,3 +99,69 @@ async def test_a_claim_that_comes_too_late_is_not_run(tmp_path: Path, clock: Vir
     # Tick 0's claim returned at 15 s, in tick 1's period: released unrun.
     assert runs == [(15.0, 1), (20.0, 2), (30.0, 3)]
     assert task.skipped == 1
+
+
+async def test_stop_during_a_claim_starts_no_run(tmp_path: Path, clock: VirtualClock) -> None:
+    """stop() while a claim is on its way: the claim is released and no run starts."""
+    file_lock = FileLock(tmp_path)
+    claiming = asyncio.Event()
+
+    class SlowLock:
+        """A FileLock behind a backend that takes 5 s to answer."""
+
+        async def claim(self, task: str, tick: int) -> Claim | None:
+            claiming.set()
+            await clock.sleep(5)
+            return await file_lock.claim(task, tick)
+
+    runs: list[float] = []
+    task = RepeatedTask(
+        func=lambda: runs.append(clock.time()), seconds=10, lock=SlowLock(), clock=clock
+    )
+    task.start()
+    await claiming.wait()
+    task.stop()
+    await clock.advance(5)
+    await task.join()
+    assert (runs, task.skipped) == ([], 1)
+    assert await file_lock.claim(task.name, 1) is not None  # the lock was let go
+
+
+async def test_failed_run_is_recorded_as_failed(tmp_path: Path, clock: VirtualClock) -> None:
+    """With raise_exceptions, the claim of the failing run is released as "failed"."""
+    outcomes: list[str] = []
+    file_lock = FileLock(tmp_path)
+
+    class RecordingLock:
+        """A FileLock whose releases are recorded."""
+
+        async def claim(self, task: str, tick: int) -> Claim | None:
+            claim = await file_lock.claim(task, tick)
+            return None if claim is None else Recorded(claim)
+
+    class Recorded:
+        """A claim whose release is recorded."""
+
+        def __init__(self, claim: Claim) -> None:
+            self.claim = claim
+
+        async def release(self, outcome: str) -> None:
+            outcomes.append(outcome)
+            await self.claim.release(outcome)
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, __: None)
+    try:
+        task = RepeatedTask(
+            func=fail, seconds=10, lock=RecordingLock(), clock=clock, raise_exceptions=True
+        )
+        task.start()
+        await clock.advance()
+        with pytest.raises(ValueError, match="boom"):
+            await task.join()
+    finally:
+        loop.set_exception_handler(None)
+    assert outcomes == ["failed"]

@@ -76,7 +76,7 @@ def test_backend_configuration_is_checked() -> None:
     """Bad backend settings are refused at construction, naming the value."""
     with pytest.raises(TypeError, match="a url or a client"):
         RedisLock()
-    with pytest.raises(ValueError, match=r"lease must be a finite number of seconds > 0, got 0\.0"):
+    with pytest.raises(ValueError, match=r"lease must be from 0\.01 to 86400 seconds, got 0\.0"):
         RedisLock("redis://127.0.0.1:1/0", lease=0)
     with pytest.raises(ValueError, match="table must be a plain SQL identifier"):
         PostgresLock("postgresql://127.0.0.1/x", table="runs; DROP TABLE users")

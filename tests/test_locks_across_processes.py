@@ -27,9 +27,9 @@ class Backend:
     def __init__(self, spec: str, server: RedisServer | PostgresServer | None) -> None:
         self.spec = spec
         self.server = server
-        # How long a killed holder can block the others: the Redis lease in
-        # the worker; a dead process's flock or session goes with it at once.
-        self.recovery = 1.0 if spec.startswith("redis") else 0.0
+        # How long a killed holder can block the others: the lease of the
+        # server backends in the worker; a dead process's flock goes at once.
+        self.recovery = 0.0 if spec.startswith("file") else 1.0
 
 
 @pytest.fixture(params=["file", "redis", "postgres"])

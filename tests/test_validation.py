@@ -107,6 +107,8 @@ async def ok() -> None:
         ),
         ({"seconds": 1, "name": ""}, ValueError, "name must not be empty"),
         ({"seconds": 1, "name": 3}, TypeError, "name must be a str, got 3"),
+        ({"seconds": 1, "name": "a\x00b"}, ValueError, "name must be printable and at most 200"),
+        ({"seconds": 1, "name": "x" * 201}, ValueError, "name must be printable and at most 200"),
         (
             {"seconds": 1, "clock": object()},
             TypeError,

@@ -27,7 +27,7 @@ def make_lock(spec: str) -> Lock:
         return RedisLock(where, lease=1.0)  # short: a killed holder blocks for 1 s
     from repeating.postgres import PostgresLock
 
-    return PostgresLock(where)
+    return PostgresLock(where, lease=1.0)
 
 
 def record(log: str, what: str, tick: int | None = None) -> None:
