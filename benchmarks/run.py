@@ -215,8 +215,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument(
+        "--report", action="store_true", help="rebuild the page and plot from results.json"
+    )
     args = parser.parse_args()
-    cases = [c for c in args.cases.split(",") if c]
+    cases = [] if args.report else [c for c in args.cases.split(",") if c]
     med = medians(measure(cases, args.rounds))
     rounds = dict.fromkeys(cases, args.rounds)
     if RESULTS.exists() and set(cases) != set(CASES):
@@ -224,8 +227,13 @@ def main() -> None:
         old = json.loads(RESULTS.read_text())
         med = {**old["medians"], **med}
         rounds = {**old["rounds"], **rounds}
+        kept = {c: per for c, per in old.get("failures", {}).items() if c not in cases}
+        FAILURES.update({**kept, **FAILURES})
     RESULTS.write_text(
-        json.dumps({"machine": machine(), "rounds": rounds, "medians": med}, indent=2)
+        json.dumps(
+            {"machine": machine(), "rounds": rounds, "medians": med, "failures": FAILURES},
+            indent=2,
+        )
     )
     write_doc(med, rounds)
     plot(med)
