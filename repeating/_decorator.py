@@ -32,6 +32,8 @@ def repeat_every(
     name: str | None = None,
     clock: Clock | None = None,
     lock: Lock | None = None,
+    fixed_delay: bool = False,
+    jitter: float = 0.0,
 ) -> Callable[[Callable[[], object]], _Starter]:
     """Turn a zero-argument function into an async starter of a `RepeatedTask`.
 
@@ -57,6 +59,8 @@ def repeat_every(
             name=name if name is not None else qualname(func),
             clock=clock,
             lock=lock,
+            fixed_delay=fixed_delay,
+            jitter=jitter,
         )
 
         @functools.wraps(func)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -142,6 +143,8 @@ class RepeatedTask:
     _name: str | None = None  # None: derived from the function or the class
     _clock: Clock | None = None
     _lock: Lock | None = None
+    _fixed_delay: bool = False
+    _jitter: float = 0.0
 
     # How to call each function: decided once, by __attrs_post_init__.
     _call: Callable[[], Awaitable[object]] = attrs.field(init=False)
@@ -172,6 +175,10 @@ class RepeatedTask:
     """Used in logs, status and coordination keys."""
     clock = ReadOnly[Clock | None](setting=True)
     """The clock the schedule runs on; None is the event loop's."""
+    fixed_delay = ReadOnly[bool](setting=True)
+    """True: each period counts from the end of the previous run, as fastapi-utils does."""
+    jitter = ReadOnly[float](setting=True)
+    """Each scheduled run starts up to this many seconds after its tick, at random."""
     lock = ReadOnly["Lock | None"](setting=True)
     """The coordination backend that makes a tick run in one process only, or None."""
 
@@ -215,6 +222,12 @@ class RepeatedTask:
             on_complete=self._on_complete,
             on_exception=self._on_exception,
             clock=self._clock,
+            lock=self._lock,
+        )
+        check.schedule_options(
+            seconds=self._seconds,
+            fixed_delay=self._fixed_delay,
+            jitter=self._jitter,
             lock=self._lock,
         )
         if self._name is None:
@@ -408,6 +421,10 @@ class RepeatedTask:
                     st.triggered = False
                 else:
                     due = math.inf if st.paused else start + tick * self._seconds
+                    if self._jitter:
+                        # Added to the tick, never accumulated: every run stays
+                        # within [tick, tick + jitter), before the next tick.
+                        due += self._jitter * random.random()
                     if due > now:
                         st.next_due = due
                         # Waking is a cancellation that is recognized and
@@ -458,6 +475,9 @@ class RepeatedTask:
                         await self._completed()
                         return
                 now = timer.time()
+                if self._fixed_delay:
+                    # The next period counts from the end of this run.
+                    start, tick = now, 1
                 if now > start + tick * self._seconds:
                     tick = self._skip(tick, now - start)
         except asyncio.CancelledError:

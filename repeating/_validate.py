@@ -117,3 +117,21 @@ def name(value: object) -> None:
     if len(value) > 200 or not value.isprintable():
         msg = f"name must be printable and at most 200 characters, got {value[:60]!r}"
         raise ValueError(msg)
+
+
+def schedule_options(*, seconds: float, fixed_delay: object, jitter: object, lock: object) -> None:
+    """Refuse bad values of fixed_delay and jitter, and combinations a lock cannot keep."""
+    if not isinstance(fixed_delay, bool):
+        msg = f"fixed_delay must be a bool, got {fixed_delay!r}"
+        raise TypeError(msg)
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)):
+        msg = f"jitter must be a number of seconds, got {jitter!r}"
+        raise TypeError(msg)
+    if not math.isfinite(jitter) or not 0 <= jitter < seconds:
+        msg = f"jitter must be >= 0 and smaller than seconds ({seconds:g}), got {jitter!r}"
+        raise ValueError(msg)
+    if lock is not None and (fixed_delay or jitter):
+        msg = (
+            "fixed_delay and jitter cannot be combined with lock: locked ticks sit on a shared grid"
+        )
+        raise ValueError(msg)
