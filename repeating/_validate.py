@@ -12,7 +12,7 @@ from repeating._callables import check_callable
 from repeating._clock import Clock
 from repeating.locks import Lock
 
-__all__ = ["name", "options", "to_seconds", "to_wait_first"]
+__all__ = ["name", "options", "schedule_options", "to_seconds", "to_wait_first"]
 
 # Beyond about 31 years, wall-clock timestamps would leave datetime's range.
 MAX_SECONDS = 1e9
