@@ -13,17 +13,24 @@ backends serve several hosts.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import hashlib
+import logging
+import math
 import os
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Claim", "FileLock", "Lock", "LockUnavailableError"]
+__all__ = ["Claim", "FileLock", "Lease", "Lock", "LockUnavailableError", "check_lease"]
+
+
+_LOGGER = logging.getLogger("repeating")
 
 
 class LockUnavailableError(Exception):
@@ -50,6 +57,52 @@ class Lock(Protocol):
         backend cannot be reached: the task then skips the tick. A backend
         with leases keeps the lease alive while the claim is held.
         """
+
+
+def check_lease(_: object, __: object, value: float) -> None:
+    """attrs validator of a server backend's lease, in seconds."""
+    if not math.isfinite(value) or not 0.01 <= value <= 86400:
+        msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
+        raise ValueError(msg)
+
+
+class Lease:
+    """Keeps a claim's lease alive while its run lasts: renewed every lease / 3 s.
+
+    `renew` returns False when another process holds the lease now. Failures
+    are logged once per outage, not once per attempt.
+    """
+
+    def __init__(self, lease: float, renew: Callable[[], Awaitable[bool]], what: str) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._keep(lease, renew, what))
+
+    @staticmethod
+    async def _keep(lease: float, renew: Callable[[], Awaitable[bool]], what: str) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                kept = await renew()
+            except Exception as exc:
+                if not failing:
+                    _LOGGER.warning(
+                        "cannot renew %s (%s); if the outage outlasts the lease, a run "
+                        "elsewhere may overlap this one",
+                        what,
+                        exc,
+                    )
+                failing = True
+                continue
+            failing = False
+            if not kept:
+                _LOGGER.warning("lost %s: a run elsewhere overlaps this one", what)
+                return
+
+    async def end(self) -> None:
+        """Stop renewing."""
+        self._task.cancel()
+        # wait(), not await: a cancellation of the caller still propagates.
+        await asyncio.wait([self._task])
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")

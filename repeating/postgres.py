@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-import math
 import os
 import re
 import socket
@@ -31,11 +29,10 @@ from typing import Any
 import asyncpg
 import attrs
 
-from repeating.locks import Claim
+from repeating.locks import Claim, Lease, check_lease
 
 __all__ = ["PostgresLock", "Run"]
 
-_LOGGER = logging.getLogger("repeating")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -63,50 +60,27 @@ class Run:
     outcome: str | None
 
 
-def _check_lease(_: object, __: object, value: float) -> None:
-    if not math.isfinite(value) or not 0.01 <= value <= 86400:
-        msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
-        raise ValueError(msg)
-
-
 @attrs.define
 class _PostgresClaim:
     lock: PostgresLock
     task: str
     tick: int
-    renewer: asyncio.Task[None] | None = None
+    lease: Lease | None = None
 
-    async def renew_forever(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self.lock.lease / 3)
-            try:
-                await self.lock._execute(
-                    "UPDATE {table} SET heartbeat = now() "
-                    "WHERE task = $1 AND tick = $2 AND owner = $3 AND finished IS NULL",
-                    self.task,
-                    self.tick,
-                    self.lock.owner,
-                )
-            except Exception as exc:
-                if not failing:  # once per outage, not per attempt
-                    _LOGGER.warning(
-                        "cannot renew the heartbeat of %r tick %d (%s); if the outage "
-                        "outlasts the lease, a run elsewhere may overlap this one",
-                        self.task,
-                        self.tick,
-                        exc,
-                    )
-                failing = True
-            else:
-                failing = False
+    async def renew(self) -> bool:
+        await self.lock._execute(
+            "UPDATE {table} SET heartbeat = now() "
+            "WHERE task = $1 AND tick = $2 AND owner = $3 AND finished IS NULL",
+            self.task,
+            self.tick,
+            self.lock.owner,
+        )
+        return True
 
     async def release(self, outcome: str) -> None:
         self.lock._held.discard(self.task)
-        if self.renewer is not None:
-            self.renewer.cancel()
-            # wait(), not await: a cancellation of the caller still propagates.
-            await asyncio.wait([self.renewer])
+        if self.lease is not None:
+            await self.lease.end()
         await self.lock._execute(
             "UPDATE {table} SET finished = now(), outcome = $4 "
             "WHERE task = $1 AND tick = $2 AND owner = $3",
@@ -129,7 +103,7 @@ class PostgresLock:
 
     dsn: str = attrs.field(repr=False)
     table: str = attrs.field(default="repeating_runs", validator=_check_table)
-    lease: float = attrs.field(default=30.0, converter=float, validator=_check_lease)
+    lease: float = attrs.field(default=30.0, converter=float, validator=check_lease)
     owner: str = attrs.field(factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _conn: Any = attrs.field(default=None, init=False, repr=False)
     _guard: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False, repr=False)
@@ -180,7 +154,7 @@ class PostgresLock:
             return None
         self._held.add(task)
         claim = _PostgresClaim(self, task, tick)
-        claim.renewer = asyncio.get_running_loop().create_task(claim.renew_forever())
+        claim.lease = Lease(self.lease, claim.renew, f"the heartbeat of {task!r} tick {tick}")
         return claim
 
     async def _claim(self, connection: Any, task: str, tick: int) -> bool:

@@ -14,20 +14,16 @@ are plain strings; nothing is pickled.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 import secrets
 from typing import Any
 
 import attrs
 import redis.asyncio as aioredis
 
-from repeating.locks import Claim
+from repeating.locks import Claim, Lease, check_lease
 
 __all__ = ["RedisLock"]
 
-_LOGGER = logging.getLogger("repeating")
 
 # KEYS: running, last. ARGV: owner, tick, lease (ms).
 # 1: claimed; 0: a run is in progress; -1: this tick or a later one was claimed.
@@ -58,50 +54,21 @@ return 0
 """
 
 
-def _check_lease(_: object, __: object, value: float) -> None:
-    if not math.isfinite(value) or not 0.01 <= value <= 86400:
-        msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
-        raise ValueError(msg)
-
-
 @attrs.define
 class _RedisClaim:
     lock: RedisLock
     running: str
     owner: str
-    renewer: asyncio.Task[None] | None = None
+    lease: Lease | None = None
 
-    async def renew_forever(self) -> None:
+    async def renew(self) -> bool:
         lease_ms = int(self.lock.lease * 1000)
-        failing = False
-        while True:
-            await asyncio.sleep(self.lock.lease / 3)
-            try:
-                kept = await self.lock._script(_RENEW)(
-                    keys=[self.running], args=[self.owner, lease_ms]
-                )
-            except Exception as exc:
-                if not failing:  # once per outage, not per attempt
-                    _LOGGER.warning(
-                        "cannot renew the lease %s (%s); if the outage outlasts it, a run "
-                        "elsewhere may overlap this one",
-                        self.running,
-                        exc,
-                    )
-                failing = True
-                continue
-            failing = False
-            if not kept:
-                _LOGGER.warning(
-                    "lost the lease %s: a run elsewhere overlaps this one", self.running
-                )
-                return
+        kept = await self.lock._script(_RENEW)(keys=[self.running], args=[self.owner, lease_ms])
+        return bool(kept)
 
     async def release(self, outcome: str) -> None:
-        if self.renewer is not None:
-            self.renewer.cancel()
-            # wait(), not await: a cancellation of the caller still propagates.
-            await asyncio.wait([self.renewer])
+        if self.lease is not None:
+            await self.lease.end()
         await self.lock._script(_RELEASE)(keys=[self.running], args=[self.owner])
 
 
@@ -117,7 +84,7 @@ class RedisLock:
     url: str | None = None
     client: Any = attrs.field(default=None, repr=False)
     prefix: str = "repeating:"
-    lease: float = attrs.field(default=30.0, converter=float, validator=_check_lease)
+    lease: float = attrs.field(default=30.0, converter=float, validator=check_lease)
     _scripts: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -142,7 +109,7 @@ class RedisLock:
         if outcome != 1:
             return None
         claim = _RedisClaim(self, running, owner)
-        claim.renewer = asyncio.get_running_loop().create_task(claim.renew_forever())
+        claim.lease = Lease(self.lease, claim.renew, f"the lease {running}")
         return claim
 
     async def aclose(self) -> None:
