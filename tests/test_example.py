@@ -64,7 +64,9 @@ def test_example_purges_expired_tokens(server: Server, db: Path) -> None:
 
     server.signal(signal.SIGINT)
     assert server.wait_exit(10) == 0
-    assert "purged 3 expired token(s)" in server.output
+    # The three tokens expire microseconds apart: one purge or two may take them.
+    purged = [int(n) for n in re.findall(r"purged (\d+) expired token", server.output)]
+    assert sum(purged) == 3
     assert "Traceback" not in server.output
     assert "Task was destroyed" not in server.output
 
