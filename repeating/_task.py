@@ -10,17 +10,18 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from repeating import _validate as check
-from repeating._callables import make_caller, prepare, qualname
+from repeating._callables import is_async, make_caller, prepare, qualname
 from repeating._clock import Clock
 from repeating._keep import Keeper
 from repeating._readonly import ReadOnly
+from repeating._schedule import Grid, Schedule, catch_up
 from repeating.locks import Claim, Lock
 
 __all__ = ["RepeatedTask"]
@@ -33,6 +34,15 @@ _LOGGER = logging.getLogger("repeating")
 _RUNNING = Keeper()
 
 _T = TypeVar("_T", bound="RepeatedTask")
+
+# How long a wall-clock schedule trusts the monotonic clock before reading the
+# wall clock again, and how early a fire time may be run.
+_RECHECK = 60.0
+_EARLY = 1e-6
+
+
+class _Disarm(Protocol):
+    def cancel(self) -> object: ...
 
 
 def _default_name(self: RepeatedTask) -> str:
@@ -106,6 +116,7 @@ class _State:
     started_wall: float | None = None
     finished_wall: float | None = None
     next_due: float | None = None  # on timer's clock
+    next_fire: float | None = None  # on the wall clock, for wall-clock schedules
     timer: asyncio.AbstractEventLoop | Clock | None = None
     stopping: bool = False
     triggered: bool = False
@@ -115,6 +126,8 @@ class _State:
     pending_report: dict[str, object] | None = None
     slot: int = -1  # in _RUNNING
     tick: int | None = None
+    timed_out: bool = False
+    watchdog: asyncio.Task[None] | None = None
 
 
 # No setattr hooks: configuration is validated once, in __init__, and is
@@ -133,7 +146,9 @@ class RepeatedTask:
     # Configuration: keyword arguments without the underscore, read-only
     # attributes of the same name (see the ReadOnly views below).
     _func: Callable[[], object] | None = None
-    _seconds: float = attrs.field(converter=check.to_seconds)
+    _seconds: float | None = attrs.field(default=None, converter=check.to_seconds)
+    _cron: str | None = None
+    _tz: str | tzinfo | None = None
     _wait_first: bool | float = attrs.field(default=False, converter=check.to_wait_first)
     _max_repetitions: int | None = None
     _logger: logging.Logger | None = None
@@ -145,6 +160,7 @@ class RepeatedTask:
     _lock: Lock | None = None
     _fixed_delay: bool = False
     _jitter: float = 0.0
+    _timeout: float | None = attrs.field(default=None, converter=check.to_timeout)
 
     # How to call each function: decided once, by __attrs_post_init__.
     _call: Callable[[], Awaitable[object]] = attrs.field(init=False)
@@ -154,11 +170,17 @@ class RepeatedTask:
     # State, written by the loop, read through the ReadOnly views below. It
     # lives apart so that a subclass's setattr hooks never slow the loop.
     _state: _State = attrs.field(init=False, factory=_State)
+    # The wall-clock schedule (cron, or a lock's grid); None: the plain loop.
+    _plan: Schedule | None = attrs.field(init=False, default=None)
 
     func = ReadOnly[Callable[[], object] | None](setting=True)
     """The function each run calls, or None when a subclass overrides `run`."""
-    seconds = ReadOnly[float](setting=True)
-    """The period, in seconds."""
+    seconds = ReadOnly[float | None](setting=True)
+    """The period, in seconds; None for a cron schedule."""
+    cron = ReadOnly[str | None](setting=True)
+    """The cron expression, or None for an interval."""
+    tz = ReadOnly["tzinfo | None"](setting=True)
+    """The time zone of the cron expression (UTC by default), or None for an interval."""
     wait_first = ReadOnly[bool | float](setting=True)
     """False: first run at once; True: after one period; a number: after that long."""
     max_repetitions = ReadOnly[int | None](setting=True)
@@ -179,6 +201,8 @@ class RepeatedTask:
     """True: each period counts from the end of the previous run, as fastapi-utils does."""
     jitter = ReadOnly[float](setting=True)
     """Each scheduled run starts up to this many seconds after its tick, at random."""
+    timeout = ReadOnly[float | None](setting=True)
+    """Seconds after which a run is cancelled and counted as failed with TimeoutError."""
     lock = ReadOnly["Lock | None"](setting=True)
     """The coordination backend that makes a tick run in one process only, or None."""
 
@@ -224,12 +248,7 @@ class RepeatedTask:
             clock=self._clock,
             lock=self._lock,
         )
-        check.schedule_options(
-            seconds=self._seconds,
-            fixed_delay=self._fixed_delay,
-            jitter=self._jitter,
-            lock=self._lock,
-        )
+        self._plan = self._make_plan()
         if self._name is None:
             self._name = _default_name(self)
         else:
@@ -241,6 +260,38 @@ class RepeatedTask:
         self._call_on_exception = (
             None if self._on_exception is None else make_caller(self._on_exception)
         )
+
+    def _make_plan(self) -> Schedule | None:
+        """Check the schedule's options; the wall-clock schedule, if the task has one."""
+        if (self._seconds is None) == (self._cron is None):
+            msg = (
+                "pass exactly one of seconds (an interval) or cron (a cron expression); "
+                f"got seconds={self._seconds!r}, cron={self._cron!r}"
+            )
+            raise TypeError(msg)
+        if self._cron is not None:
+            check.cron_options(
+                cron=self._cron,
+                wait_first=self._wait_first,
+                fixed_delay=self._fixed_delay,
+                jitter=self._jitter,
+            )
+            self._tz = check.to_tz(timezone.utc if self._tz is None else self._tz)
+            # Imported here: the cron extra is optional.
+            from repeating._cron import Cron
+
+            return Cron(self._cron, self._tz)
+        if self._tz is not None:
+            msg = f"tz applies to cron schedules only, got tz={self._tz!r} with seconds"
+            raise TypeError(msg)
+        assert self._seconds is not None
+        check.schedule_options(
+            seconds=self._seconds,
+            fixed_delay=self._fixed_delay,
+            jitter=self._jitter,
+            lock=self._lock,
+        )
+        return None if self._lock is None else Grid(self._seconds)
 
     @property
     def last_started_at(self) -> datetime | None:
@@ -258,11 +309,15 @@ class RepeatedTask:
         due, timer = self._state.next_due, self._state.timer
         if due is None or due == math.inf or timer is None:  # inf: paused
             return None
+        if self._state.next_fire is not None:  # a wall-clock schedule
+            return _utc(self._state.next_fire)
         return _utc(time.time() + (due - timer.time()))
 
     @property
     def schedule(self) -> str:
-        """The schedule, for people: `every 60s`."""
+        """The schedule, for people: `every 60s`, `cron '0 3 * * *' (Europe/Berlin)`."""
+        if self._cron is not None:
+            return f"cron {self._cron!r} ({self._tz})"
         return f"every {self._seconds:g}s"
 
     def __repr__(self) -> str:
@@ -304,7 +359,7 @@ class RepeatedTask:
         self._state.wake_requested = self._state.cancelled_by_us = False
         self._state.running = True
         self._state.timer = None  # set by the loop's first step
-        run = self._loop() if self._lock is None else self._locked_loop(self._lock)
+        run = self._loop() if self._plan is None else self._scheduled_loop(self._plan)
         handle = loop.create_task(run, name=self._name)
         self._state.handle = handle
         _RUNNING.add(self._state)
@@ -409,9 +464,11 @@ class RepeatedTask:
         # clock. Few locals: the frame lives as long as the task, per task.
         st = self._state
         timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
+        period = self._seconds
+        assert period is not None  # the plain loop is the interval schedule's
         remaining = self._max_repetitions
         now = timer.time()
-        start = now + (self._seconds if self._wait_first is True else float(self._wait_first))
+        start = now + (period if self._wait_first is True else float(self._wait_first))
         tick = 0  # the next regular tick, due at start + tick * seconds
         failure: Exception | None = None
         try:
@@ -420,7 +477,7 @@ class RepeatedTask:
                     # An extra run: the grid stays where it is.
                     st.triggered = False
                 else:
-                    due = math.inf if st.paused else start + tick * self._seconds
+                    due = math.inf if st.paused else start + tick * period
                     if self._jitter:
                         # Added to the tick, never accumulated: every run stays
                         # within [tick, tick + jitter), before the next tick.
@@ -442,7 +499,7 @@ class RepeatedTask:
                             now = timer.time()
                             if due == math.inf:
                                 # Resumed: back on the grid from now, without the ticks missed.
-                                tick = max(tick, math.ceil((now - start) / self._seconds))
+                                tick = max(tick, math.ceil((now - start) / period))
                             continue
                         finally:
                             st.waiting = False
@@ -450,19 +507,20 @@ class RepeatedTask:
                 st.next_due = None
                 st.count += 1
                 st.started_wall = time.time()
+                guard = None if self._timeout is None else self._arm_timeout()
                 try:
                     await self._call()
                 except asyncio.CancelledError as exc:
-                    if _cancelling(st.handle) != 0:
-                        raise  # a real cancellation: ours, or the app's
-                    failure = _cancelled_on_its_own(exc)
+                    failure = self._cancelled_run(exc)
                 except Exception as exc:
                     failure = exc
                 else:
                     failure = None
-                    if _cancelling(st.handle):
-                        # The run swallowed a cancellation meant for the loop.
-                        raise asyncio.CancelledError
+                    if st.timed_out or _cancelling(st.handle):
+                        failure = self._ignored_cancel()
+                finally:
+                    if guard is not None:
+                        guard.cancel()
                 st.finished_wall = time.time()
                 if failure is not None:
                     await self._failed(failure)
@@ -478,8 +536,8 @@ class RepeatedTask:
                 if self._fixed_delay:
                     # The next period counts from the end of this run.
                     start, tick = now, 1
-                if now > start + tick * self._seconds:
-                    tick = self._skip(tick, now - start)
+                if now > start + tick * period:
+                    tick = self._skip(tick, (now - start) / period)
         except asyncio.CancelledError:
             if not st.cancelled_by_us:
                 raise
@@ -491,57 +549,71 @@ class RepeatedTask:
             st.running = False
             st.next_due = None
 
-    async def _locked_loop(self, lock: Lock) -> None:
-        """The loop of a task with a lock: ticks on a wall-clock grid shared by
-        every process, each claimed from the lock before it runs."""
+    async def _scheduled_loop(self, schedule: Schedule) -> None:
+        """The loop of a task on the wall clock: a cron expression, or a lock's grid.
+
+        Fire times come from the wall clock, which every process shares; a
+        test clock stands in for it. Waits run on the event loop's monotonic
+        clock, and the wall clock is read again on waking and at least every
+        `_RECHECK` seconds: a clock step or a suspend cannot cause a burst.
+        """
         st = self._state
+        lock = self._lock
         timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
-        # The grid's clock is the wall clock, which all processes share; a test
-        # clock stands in for it.
-        grid = time.time if self._clock is None else self._clock.time
-        period = self._seconds
-        delay = period if self._wait_first is True else float(self._wait_first)
-        # Without wait_first, the current period is claimed at once: a worker
-        # that starts late still runs a period nobody has run.
-        tick = math.ceil((grid() + delay) / period) if delay else math.floor(grid() / period)
+        wall = time.time if self._clock is None else self._clock.time
+        recheck = _RECHECK if self._clock is None else math.inf
+        delay = (self._seconds or 0.0) if self._wait_first is True else float(self._wait_first)
+        fire = schedule.first(wall(), delay)
         remaining = self._max_repetitions
         outage = False
         try:
             while not st.stopping:
                 claim: Claim | None = None
                 if st.triggered:
-                    # A manual run in this process: no tick is claimed.
+                    # A manual run in this process: no fire time is used up.
                     st.triggered = False
                     st.tick = None
                 else:
-                    wait = math.inf if st.paused else tick * period - grid()
-                    if wait > 0 and not await self._sleep(timer, wait):
-                        if wait == math.inf:  # resumed: back on the grid from now
-                            tick = max(tick, math.ceil(grid() / period))
+                    now = wall()
+                    if st.paused or fire - now > _EARLY:
+                        wait = math.inf if st.paused else min(fire - now, recheck)
+                        st.next_fire = fire
+                        woken = not await self._sleep(timer, wait)
+                        if woken and wait == math.inf and not st.paused:
+                            # Resumed: from now on, without the fire times missed.
+                            fire = self._next(schedule, fire, wall(), count=False)
                         continue
-                    this, tick = tick, tick + 1
-                    try:
-                        claim = await lock.claim(self.name, this)
-                    except Exception as exc:
-                        outage = self._lock_failed(exc, outage)
-                        continue
-                    if outage:
-                        outage = False
-                        self._log.warning("repeated task %r: its lock is back", self._name)
-                    if claim is None:
-                        st.skipped += 1
-                        self._log.debug(
-                            "repeated task %r: tick %d runs elsewhere", self._name, this
-                        )
-                        continue
-                    if st.stopping or st.paused or grid() >= (this + 1) * period:
-                        # Stopped or paused while claiming, or the claim came
-                        # too late (a slow backend, a busy process): a run now
-                        # would share the next period with that tick's run.
-                        await self._release(claim, "skipped")
-                        st.skipped += 1
-                        continue
-                    st.tick = this
+                    # Due. After a suspend or a clock step only the latest
+                    # fire time that has passed runs; the others are skipped.
+                    fire, missed = catch_up(schedule, fire, now)
+                    if missed:
+                        self._skipped(missed)
+                    this, fire = fire, schedule.after(fire)
+                    if lock is not None:
+                        try:
+                            claim = await lock.claim(self.name, schedule.key(this))
+                        except Exception as exc:
+                            outage = self._lock_failed(exc, outage)
+                            continue
+                        if outage:
+                            outage = False
+                            self._log.warning("repeated task %r: its lock is back", self._name)
+                        if claim is None:
+                            st.skipped += 1
+                            self._log.debug(
+                                "repeated task %r: fire time %s runs elsewhere",
+                                self._name,
+                                _utc(this),
+                            )
+                            continue
+                        if st.stopping or st.paused or wall() >= fire:
+                            # Stopped or paused while claiming, or the claim came
+                            # too late (a slow backend, a busy process): a run now
+                            # would share the next period with that tick's run.
+                            await self._release(claim, "skipped")
+                            st.skipped += 1
+                            continue
+                        st.tick = schedule.key(this)
                 outcome = "cancelled"
                 try:
                     outcome = await self._run_once()
@@ -556,8 +628,7 @@ class RepeatedTask:
                     if remaining == 0:
                         await self._completed()
                         return
-                # Ticks that passed during the run were skipped everywhere.
-                tick = max(tick, math.floor(grid() / period) + 1)
+                fire = self._next(schedule, fire, wall(), count=True)
         except asyncio.CancelledError:
             if not st.cancelled_by_us:
                 raise
@@ -567,7 +638,16 @@ class RepeatedTask:
         finally:
             _RUNNING.discard(st)
             st.running = False
-            st.next_due = None
+            st.next_due = st.next_fire = None
+
+    def _next(self, schedule: Schedule, fire: float, now: float, *, count: bool) -> float:
+        """`fire`, or if it has passed (an overrun, a pause), the next one after now."""
+        if fire >= now - _EARLY:
+            return fire
+        latest, passed = catch_up(schedule, fire, now)
+        if count:
+            self._skipped(passed + 1)
+        return schedule.after(latest)
 
     async def _sleep(self, timer: asyncio.AbstractEventLoop | Clock, wait: float) -> bool:
         """Sleep `wait` seconds (inf: until woken); False when woken early.
@@ -597,18 +677,21 @@ class RepeatedTask:
         st.next_due = None
         st.count += 1
         st.started_wall = time.time()
+        guard = None if self._timeout is None else self._arm_timeout()
+        failure: Exception | None
         try:
             await self._call()
         except asyncio.CancelledError as exc:
-            if _cancelling(st.handle) != 0:
-                raise
-            failure: Exception | None = _cancelled_on_its_own(exc)
+            failure = self._cancelled_run(exc)
         except Exception as exc:
             failure = exc
         else:
             failure = None
-            if _cancelling(st.handle):
-                raise asyncio.CancelledError from None
+            if st.timed_out or _cancelling(st.handle):
+                failure = self._ignored_cancel()
+        finally:
+            if guard is not None:
+                guard.cancel()
         st.finished_wall = time.time()
         if failure is None:
             return "ok"
@@ -617,6 +700,70 @@ class RepeatedTask:
             self._report(failure)
             raise failure
         return "failed"
+
+    def _cancelled_run(self, exc: asyncio.CancelledError) -> Exception:
+        """The failure of a run that raised CancelledError; re-raises a real cancellation."""
+        st = self._state
+        if st.timed_out:
+            st.timed_out = False
+            if _uncancel() == 0:
+                return self._timeout_error()
+            raise exc  # the loop is being cancelled as well
+        if _cancelling(st.handle) != 0:
+            raise exc  # a real cancellation: ours, or the app's
+        return _cancelled_on_its_own(exc)
+
+    def _ignored_cancel(self) -> Exception:
+        """A run returned although it was cancelled: its timeout's failure, or the
+        cancellation meant for the loop, re-raised."""
+        st = self._state
+        if st.timed_out:
+            st.timed_out = False
+            if _uncancel() == 0:
+                return self._timeout_error()
+        raise asyncio.CancelledError
+
+    def _timeout_error(self) -> TimeoutError:
+        msg = (
+            f"run {self._state.count} of {self._name!r} exceeded its timeout of {self._timeout:g}s"
+        )
+        return TimeoutError(msg)
+
+    def _arm_timeout(self) -> _Disarm:
+        """Have the run in progress cancelled when `timeout` has passed, on the task's clock."""
+        assert self._timeout is not None
+        if self._clock is None:
+            return asyncio.get_running_loop().call_later(self._timeout, self._time_out)
+        # A test clock has no timers to call back; a small task sleeping on it
+        # stands in for one. Only tests pay for it.
+        watchdog = asyncio.ensure_future(self._watch(self._clock.time() + self._timeout))
+        self._state.watchdog = watchdog
+        return watchdog
+
+    async def _watch(self, deadline: float) -> None:
+        assert self._clock is not None
+        await self._clock.sleep_until(deadline)
+        self._time_out()
+
+    def _time_out(self) -> None:
+        st = self._state
+        handle = st.handle
+        if handle is None or handle.done() or st.timed_out:
+            return
+        st.timed_out = True
+        self._log.warning(
+            "repeated task %r: run %d exceeded its timeout of %gs; cancelling it%s",
+            self._name,
+            st.count,
+            self._timeout,
+            "" if self._runs_inline else " (it runs in a thread: the loop waits for it to return)",
+        )
+        handle.cancel()
+
+    @property
+    def _runs_inline(self) -> bool:
+        """Whether runs are awaited on the event loop (else they run in a thread)."""
+        return is_async(self._func if self._func is not None else self.run)
 
     def _lock_failed(self, exc: Exception, outage: bool) -> bool:
         """Count the tick as skipped; warn once per outage. Returns True (in an outage)."""
@@ -648,8 +795,10 @@ class RepeatedTask:
         return _uncancel() == 0  # else someone else cancelled the loop too
 
     def _skip(self, tick: int, elapsed: float) -> int:
-        """After an overrun: the next tick, skipping (and counting) the missed ones."""
-        missed = math.ceil(elapsed / self._seconds) - tick
+        """After an overrun: the next tick, skipping (and counting) the missed ones.
+
+        `elapsed` is in periods since the first tick."""
+        missed = math.ceil(elapsed) - tick
         if missed <= 0:
             return tick
         self._state.skipped += missed
@@ -676,7 +825,9 @@ class RepeatedTask:
     def _skipped(self, missed: int) -> None:
         self._state.skipped += missed
         self._log.debug(
-            "repeated task %r overran its period; skipped %d tick(s)", self._name, missed
+            "repeated task %r skipped %d fire time(s) that passed during a run or a clock jump",
+            self._name,
+            missed,
         )
 
     def _wake(self) -> None:

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from repeating._callables import check_callable
 from repeating._clock import Clock
 from repeating.locks import Lock
 
-__all__ = ["name", "options", "schedule_options", "to_seconds", "to_wait_first"]
+__all__ = [
+    "cron_options",
+    "name",
+    "options",
+    "schedule_options",
+    "to_seconds",
+    "to_timeout",
+    "to_tz",
+    "to_wait_first",
+]
 
 # Beyond about 31 years, wall-clock timestamps would leave datetime's range.
 MAX_SECONDS = 1e9
@@ -41,8 +51,10 @@ def _as_seconds(value: object, argument: str) -> float:
     return seconds
 
 
-def to_seconds(value: float | timedelta) -> float:
-    """The period in seconds, from a number or a timedelta."""
+def to_seconds(value: float | timedelta | None) -> float | None:
+    """The period in seconds, from a number or a timedelta; None for a cron schedule."""
+    if value is None:
+        return None
     seconds = _as_seconds(value, "seconds")
     if seconds <= 0:
         msg = f"seconds must be > 0, got {value!r}"
@@ -51,6 +63,54 @@ def to_seconds(value: float | timedelta) -> float:
         msg = f"seconds must be at least {MIN_PERIOD:g}, got {value!r}"
         raise ValueError(msg)
     return seconds
+
+
+def to_timeout(value: float | timedelta | None) -> float | None:
+    """The per-run timeout in seconds, or None for none."""
+    if value is None:
+        return None
+    seconds = _as_seconds(value, "timeout")
+    if seconds <= 0:
+        msg = f"timeout must be > 0 seconds, or None for no timeout; got {value!r}"
+        raise ValueError(msg)
+    return seconds
+
+
+def to_tz(value: object) -> tzinfo:
+    """A time zone from an IANA name such as "Europe/Berlin", or a tzinfo."""
+    if isinstance(value, tzinfo):
+        return value
+    if not isinstance(value, str):
+        msg = f"tz must be a time zone name or a tzinfo, got {value!r}"
+        raise TypeError(msg)
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = (
+            f"tz must name a time zone of the IANA database such as 'Europe/Berlin', got {value!r}"
+        )
+        raise ValueError(msg) from exc
+
+
+def cron_options(
+    *, cron: object, wait_first: bool | float, fixed_delay: object, jitter: object
+) -> None:
+    """Refuse a cron that is not text, and the interval options that mean nothing to it."""
+    if not isinstance(cron, str):
+        msg = f"cron must be a str such as '0 3 * * *', got {cron!r}"
+        raise TypeError(msg)
+    if wait_first is True:
+        msg = (
+            "wait_first=True has no meaning with cron: the first run is the first fire "
+            "time; pass a number of seconds to skip fire times right after start"
+        )
+        raise ValueError(msg)
+    if fixed_delay is not False:
+        msg = f"fixed_delay applies to seconds= schedules only, got fixed_delay={fixed_delay!r}"
+        raise ValueError(msg)
+    if jitter != 0:
+        msg = f"jitter applies to seconds= schedules only, got jitter={jitter!r}"
+        raise ValueError(msg)
 
 
 def to_wait_first(value: bool | float | timedelta | None) -> bool | float:

@@ -127,7 +127,12 @@ class VirtualClock:
         while True:
             await asyncio.sleep(0)
             self._tasks = {task for task in self._tasks if not task.done()}
-            busy = [task for task in self._tasks if task not in self._sleeping]
+            # A task whose sleep ended (or was cancelled) has yet to react to it.
+            busy = [
+                task
+                for task in self._tasks
+                if task not in self._sleeping or self._sleeping[task].done()
+            ]
             if not busy:
                 return
             spins += 1

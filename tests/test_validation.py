@@ -54,7 +54,8 @@ async def ok() -> None:
         (
             {"seconds": None},
             TypeError,
-            "seconds must be a number of seconds or a timedelta, got None",
+            "pass exactly one of seconds (an interval) or cron (a cron expression); "
+            "got seconds=None, cron=None",
         ),
         ({"seconds": 1, "wait_first": -1}, ValueError, "wait_first must be >= 0, got -1"),
         (
@@ -248,9 +249,9 @@ def test_both_func_and_run_refused() -> None:
 
 
 def test_missing_seconds() -> None:
-    """seconds is required."""
-    with pytest.raises(TypeError, match="seconds"):
-        RepeatedTask(func=ok)  # type: ignore[call-arg]
+    """A schedule is required: seconds or cron."""
+    with pytest.raises(TypeError, match=r"exactly one of seconds .* or cron"):
+        RepeatedTask(func=ok)
 
 
 def test_valid_options_are_kept() -> None:

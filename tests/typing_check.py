@@ -54,7 +54,7 @@ async def check() -> None:
     assert_type(task.last_started_at, datetime | None)
     assert_type(task.last_finished_at, datetime | None)
     assert_type(task.next_run_at, datetime | None)
-    assert_type(task.seconds, float)
+    assert_type(task.seconds, float | None)
     assert_type(task.start(), None)
     assert_type(task.stop(), None)
     assert_type(task.cancel(), None)
