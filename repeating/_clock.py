@@ -24,4 +24,8 @@ class Clock(Protocol):
         """Wait until `time()` has reached `deadline` (`math.inf`: until cancelled)."""
 
     def attach(self, task: asyncio.Task[None]) -> None:
-        """Called once each time a `RepeatedTask` starts its loop on this clock."""
+        """Called with each asyncio task a `RepeatedTask` runs on this clock.
+
+        That is its loop, each time it starts, and with a `timeout`, the
+        watchdog of each run, which sleeps on the clock until the deadline.
+        """

@@ -1,11 +1,11 @@
-"""`repeat_every`: the fastapi-utils-compatible decorator."""
+"""`repeat_every` and `repeat_at`: the decorators of fastapi-utils and fastapi-utilities."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -15,7 +15,7 @@ from repeating._clock import Clock
 from repeating._task import RepeatedTask
 from repeating.locks import Lock
 
-__all__ = ["repeat_every"]
+__all__ = ["repeat_at", "repeat_every"]
 
 _Starter = Callable[[], Coroutine[Any, Any, RepeatedTask]]
 
@@ -34,6 +34,7 @@ def repeat_every(
     lock: Lock | None = None,
     fixed_delay: bool = False,
     jitter: float = 0.0,
+    timeout: float | timedelta | None = None,
 ) -> Callable[[Callable[[], object]], _Starter]:
     """Turn a zero-argument function into an async starter of a `RepeatedTask`.
 
@@ -47,28 +48,79 @@ def repeat_every(
 
     def decorate(func: Callable[[], object]) -> _Starter:
         # Built now so that bad options fail at decoration, not at startup.
-        template = RepeatedTask(
-            func=func,
-            seconds=seconds,
-            wait_first=wait_first,
-            max_repetitions=max_repetitions,
-            logger=logger,
-            raise_exceptions=raise_exceptions,
-            on_complete=on_complete,
-            on_exception=on_exception,
-            name=name if name is not None else qualname(func),
-            clock=clock,
-            lock=lock,
-            fixed_delay=fixed_delay,
-            jitter=jitter,
+        return _starter(
+            RepeatedTask(
+                func=func,
+                seconds=seconds,
+                wait_first=wait_first,
+                max_repetitions=max_repetitions,
+                logger=logger,
+                raise_exceptions=raise_exceptions,
+                on_complete=on_complete,
+                on_exception=on_exception,
+                name=name if name is not None else qualname(func),
+                clock=clock,
+                lock=lock,
+                fixed_delay=fixed_delay,
+                jitter=jitter,
+                timeout=timeout,
+            )
         )
 
-        @functools.wraps(func)
-        async def start() -> RepeatedTask:
-            task = attrs.evolve(template)
-            task.start()
-            return task
+    return decorate
 
-        return start
+
+def repeat_at(
+    *,
+    cron: str,
+    tz: str | tzinfo = "UTC",
+    wait_first: float | None = False,
+    max_repetitions: int | None = None,
+    logger: logging.Logger | None = None,
+    raise_exceptions: bool = False,
+    on_complete: Callable[[], object] | None = None,
+    on_exception: Callable[[Exception], object] | None = None,
+    name: str | None = None,
+    clock: Clock | None = None,
+    lock: Lock | None = None,
+    timeout: float | timedelta | None = None,
+) -> Callable[[Callable[[], object]], _Starter]:
+    """`repeat_every` for a cron schedule: a drop-in for `fastapi_utilities.repeat_at`.
+
+    The expression is read in `tz`, UTC unless given (fastapi-utilities reads
+    it in the server's local time). Needs the `repeating[cron]` extra.
+    """
+
+    def decorate(func: Callable[[], object]) -> _Starter:
+        return _starter(
+            RepeatedTask(
+                func=func,
+                cron=cron,
+                tz=tz,
+                wait_first=wait_first,
+                max_repetitions=max_repetitions,
+                logger=logger,
+                raise_exceptions=raise_exceptions,
+                on_complete=on_complete,
+                on_exception=on_exception,
+                name=name if name is not None else qualname(func),
+                clock=clock,
+                lock=lock,
+                timeout=timeout,
+            )
+        )
 
     return decorate
+
+
+def _starter(template: RepeatedTask) -> _Starter:
+    func = template.func
+    assert func is not None
+
+    @functools.wraps(func)
+    async def start() -> RepeatedTask:
+        task = attrs.evolve(template)
+        task.start()
+        return task
+
+    return start

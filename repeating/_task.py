@@ -738,6 +738,7 @@ class RepeatedTask:
         # stands in for one. Only tests pay for it.
         watchdog = asyncio.ensure_future(self._watch(self._clock.time() + self._timeout))
         self._state.watchdog = watchdog
+        self._clock.attach(watchdog)  # so that the clock waits for it to start sleeping
         return watchdog
 
     async def _watch(self, deadline: float) -> None:

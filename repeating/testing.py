@@ -18,6 +18,7 @@ import asyncio
 import heapq
 import itertools
 import math
+from datetime import datetime
 
 import attrs
 
@@ -41,6 +42,15 @@ def _finite(value: object, argument: str) -> float:
     return float(value)
 
 
+def _to_start(value: float | datetime) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            msg = f"start must be a timezone-aware datetime or a timestamp, got {value!r}"
+            raise ValueError(msg)
+        return value.timestamp()
+    return _finite(value, "start")
+
+
 def _check_timeout(_: object, __: attrs.Attribute[float], value: object) -> None:
     if _finite(value, "settle_timeout") <= 0:
         msg = f"settle_timeout must be > 0, got {value!r}"
@@ -51,13 +61,18 @@ def _check_timeout(_: object, __: attrs.Attribute[float], value: object) -> None
 class VirtualClock:
     """A clock whose time moves only when `advance()` says so.
 
+    `start` is where time begins: 0 by default, or a Unix timestamp or an
+    aware datetime. Schedules that follow the wall clock (cron, and tasks with
+    a lock) read the clock's time as the Unix time, so a cron test starts the
+    clock at the date it wants to see.
+
     `settle_timeout` bounds, in real seconds, how long `advance()` waits for a
     task on this clock to reach its next sleep (a run blocked on something
     only the test can release would otherwise hang the test).
     """
 
     settle_timeout: float = attrs.field(default=5.0, kw_only=True, validator=_check_timeout)
-    _now: float = attrs.field(default=0.0, init=False)
+    _now: float = attrs.field(default=0.0, kw_only=True, alias="start", converter=_to_start)
     _timers: list[tuple[float, int, asyncio.Future[None]]] = attrs.field(
         factory=list, init=False, repr=False
     )

@@ -6,13 +6,15 @@ import asyncio
 
 from repeating.testing import VirtualClock
 
+_LOOPS = {"RepeatedTask._loop", "RepeatedTask._scheduled_loop"}
+
 
 def our_pending_tasks() -> list[asyncio.Task[object]]:
     """The asyncio tasks running a RepeatedTask loop that have not finished."""
     return [
         task
         for task in asyncio.all_tasks()
-        if getattr(task.get_coro(), "__qualname__", "") == "RepeatedTask._loop" and not task.done()
+        if getattr(task.get_coro(), "__qualname__", "") in _LOOPS and not task.done()
     ]
 
 

@@ -1,0 +1,413 @@
+"""Cron schedules: fire times, daylight-saving transitions, clock jumps, validation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+
+from repeating import RepeatedTask, repeat_at
+from repeating.locks import FileLock
+from repeating.testing import VirtualClock
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+UTC = timezone.utc
+
+
+class Fires:
+    """Records each run's wall-clock time (the virtual clock's) in a time zone."""
+
+    def __init__(self, clock: VirtualClock, tz: ZoneInfo) -> None:
+        self.clock = clock
+        self.tz = tz
+        self.at: list[str] = []
+
+    async def __call__(self) -> None:
+        self.at.append(datetime.fromtimestamp(self.clock.time(), self.tz).isoformat())
+
+
+async def run_days(cron: str, tz: ZoneInfo, start: datetime, days: float) -> list[str]:
+    """The local fire times of `cron` over `days` days of virtual time from `start`."""
+    clock = VirtualClock(start=start)
+    fires = Fires(clock, tz)
+    task = RepeatedTask(func=fires, cron=cron, tz=tz, clock=clock)
+    task.start()
+    await clock.advance(days * 86400)
+    task.stop()
+    await task.join()
+    return fires.at
+
+
+async def test_runs_at_each_fire_time_in_utc_by_default() -> None:
+    """'*/15 * * * *' from 10:07 UTC runs at 10:15, 10:30, 10:45, 11:00."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 7, tzinfo=UTC))
+    fires = Fires(clock, ZoneInfo("UTC"))
+    task = RepeatedTask(func=fires, cron="*/15 * * * *", clock=clock)
+    assert task.tz is UTC
+    task.start()
+    await clock.advance(3600 - 7 * 60)
+    assert fires.at == [
+        "2026-06-01T10:15:00+00:00",
+        "2026-06-01T10:30:00+00:00",
+        "2026-06-01T10:45:00+00:00",
+        "2026-06-01T11:00:00+00:00",
+    ]
+    assert task.next_run_at == datetime(2026, 6, 1, 11, 15, tzinfo=UTC)
+    task.stop()
+    await task.join()
+
+
+@pytest.mark.parametrize(
+    ("tz", "day", "expected"),
+    [
+        (
+            BERLIN,
+            datetime(2026, 3, 28, 12, tzinfo=BERLIN),
+            [
+                "2026-03-29T03:00:00+02:00",  # 02:30 does not exist: at the gap's end
+                "2026-03-30T02:30:00+02:00",
+                "2026-03-31T02:30:00+02:00",
+            ],
+        ),
+        (
+            NEW_YORK,
+            datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
+            [
+                "2026-03-08T03:00:00-04:00",
+                "2026-03-09T02:30:00-04:00",
+                "2026-03-10T02:30:00-04:00",
+            ],
+        ),
+    ],
+)
+async def test_spring_forward_runs_a_missing_local_time_once_at_the_gap_end(
+    tz: ZoneInfo, day: datetime, expected: list[str]
+) -> None:
+    """A fixed local time inside the spring-forward gap runs once, when the gap ends."""
+    assert await run_days("30 2 * * *", tz, day, 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "cron", "day", "expected"),
+    [
+        (
+            BERLIN,
+            "30 2 * * *",
+            datetime(2026, 10, 24, 12, tzinfo=BERLIN),
+            [
+                "2026-10-25T02:30:00+02:00",  # the first 02:30 only
+                "2026-10-26T02:30:00+01:00",
+                "2026-10-27T02:30:00+01:00",
+            ],
+        ),
+        (
+            NEW_YORK,
+            "30 1 * * *",
+            datetime(2026, 10, 31, 12, tzinfo=NEW_YORK),
+            [
+                "2026-11-01T01:30:00-04:00",
+                "2026-11-02T01:30:00-05:00",
+                "2026-11-03T01:30:00-05:00",
+            ],
+        ),
+    ],
+)
+async def test_fall_back_runs_a_repeated_local_time_once_at_its_first_occurrence(
+    tz: ZoneInfo, cron: str, day: datetime, expected: list[str]
+) -> None:
+    """A fixed local time that occurs twice on the fall-back day runs once, the first time."""
+    assert await run_days(cron, tz, day, 3) == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "spring", "fall"),
+    [
+        (BERLIN, datetime(2026, 3, 29, tzinfo=BERLIN), datetime(2026, 10, 25, tzinfo=BERLIN)),
+        (
+            NEW_YORK,
+            datetime(2026, 3, 8, tzinfo=NEW_YORK),
+            datetime(2026, 11, 1, tzinfo=NEW_YORK),
+        ),
+    ],
+)
+async def test_hourly_jobs_follow_real_time_across_both_transitions(
+    tz: ZoneInfo, spring: datetime, fall: datetime
+) -> None:
+    """'0 * * * *' runs every real hour: 23 runs on the spring-forward day, 25 on fall-back."""
+    spring_day = await run_days("0 * * * *", tz, spring - timedelta(seconds=1), 23 / 24)
+    assert [int(fire[11:13]) for fire in spring_day] == [0, 1, *range(3, 24)]
+    fall_day = await run_days("0 * * * *", tz, fall - timedelta(seconds=1), 25 / 24)
+    # The repeated hour runs twice, once per UTC offset.
+    assert [int(fire[11:13]) for fire in fall_day] == [0, 1, 1, *range(2, 24)] or [
+        int(fire[11:13]) for fire in fall_day
+    ] == [0, 1, 2, 2, *range(3, 24)]
+    assert len(set(fall_day)) == 25
+
+
+@pytest.mark.parametrize(
+    ("tz", "before", "first", "second"),
+    [
+        # 2026-03-29 01:59:59.95 in Berlin; 02:30 runs at 03:00 CEST.
+        (
+            BERLIN,
+            datetime(2026, 3, 29, 0, 59, 59, 950000, tzinfo=UTC),
+            datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+            datetime(2026, 3, 30, 0, 30, tzinfo=UTC),
+        ),
+        (
+            NEW_YORK,
+            datetime(2026, 3, 8, 6, 59, 59, 950000, tzinfo=UTC),
+            datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+            datetime(2026, 3, 9, 6, 30, tzinfo=UTC),
+        ),
+    ],
+)
+async def test_spring_forward_on_the_real_wall_clock(
+    tz: ZoneInfo, before: datetime, first: datetime, second: datetime
+) -> None:
+    """freezegun: before the gap ends, next_run_at is its end; the run comes, then the
+    next day's."""
+    with freeze_time(before, real_asyncio=True) as frozen:
+        await check_one_fire("30 2 * * *", tz, first, second, frozen)
+
+
+@pytest.mark.parametrize(
+    ("tz", "cron", "before", "first", "second"),
+    [
+        # 02:30 CEST (00:30 UTC) runs; 02:30 CET an hour later does not.
+        (
+            BERLIN,
+            "30 2 * * *",
+            datetime(2026, 10, 25, 0, 29, 59, 950000, tzinfo=UTC),
+            datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+            datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+        ),
+        (
+            NEW_YORK,
+            "30 1 * * *",
+            datetime(2026, 11, 1, 5, 29, 59, 950000, tzinfo=UTC),
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+            datetime(2026, 11, 2, 6, 30, tzinfo=UTC),
+        ),
+    ],
+)
+async def test_fall_back_on_the_real_wall_clock(
+    tz: ZoneInfo, cron: str, before: datetime, first: datetime, second: datetime
+) -> None:
+    """freezegun: the repeated local time runs at its first occurrence; next is the next day."""
+    with freeze_time(before, real_asyncio=True) as frozen:
+        await check_one_fire(cron, tz, first, second, frozen)
+
+
+async def check_one_fire(
+    cron: str, tz: ZoneInfo, first: datetime, second: datetime, frozen: Any
+) -> None:
+    """Start `cron` 50 ms before `first`; once its 50 ms wait has begun, move the wall clock
+    past `first`: it runs once, then waits for `second`."""
+    ran_at: list[float] = []
+
+    async def record() -> None:
+        # async: freezegun gives worker threads the real time.
+        ran_at.append(time.time())
+
+    task = RepeatedTask(func=record, cron=cron, tz=tz)
+    task.start()
+    await until(lambda: task.next_run_at is not None)
+    assert task.next_run_at == first
+    frozen.move_to(first + timedelta(milliseconds=500))
+    await until(lambda: task.count == 1 and task.next_run_at is not None)
+    assert first.timestamp() <= ran_at[0] < first.timestamp() + 1
+    assert task.next_run_at == second
+    task.stop()
+    await task.join()
+
+
+async def until(condition: Any) -> None:
+    """Poll `condition` on the real event loop (the test's timeout bounds it)."""
+    while not condition():  # noqa: ASYNC110 - no event to wait for: a task's attributes
+        await asyncio.sleep(0.005)
+
+
+async def test_a_wall_clock_jump_forward_runs_once_and_counts_the_skipped() -> None:
+    """Hourly job, wall clock jumps 5 h ahead while it waits: one run, 5 skipped, no burst."""
+    ran: list[float] = []
+    with freeze_time("2026-06-01 10:59:59.98", real_asyncio=True) as frozen:
+        task = RepeatedTask(func=lambda: ran.append(time.time()), cron="0 * * * *")
+        task.start()
+        await until(lambda: task.next_run_at is not None)
+        assert task.next_run_at == datetime(2026, 6, 1, 11, tzinfo=UTC)
+        frozen.move_to("2026-06-01 16:00:30")
+        await until(lambda: task.count == 1 and task.next_run_at is not None)
+        await asyncio.sleep(0.05)  # time for a burst, were there one
+        assert task.count == 1
+        assert task.skipped == 5  # 11:00 to 15:00; 16:00 ran
+        assert task.next_run_at == datetime(2026, 6, 1, 17, tzinfo=UTC)
+        task.stop()
+        await task.join()
+
+
+async def test_a_wall_clock_jump_back_neither_runs_nor_moves_the_next_fire_time() -> None:
+    """Hourly job, wall clock set back 90 min while it waits: no run, still waiting for 11:00."""
+    with freeze_time("2026-06-01 10:59:59.98", real_asyncio=True) as frozen:
+        task = RepeatedTask(func=lambda: None, cron="0 * * * *")
+        task.start()
+        await until(lambda: task.next_run_at is not None)
+        frozen.move_to("2026-06-01 09:30:00")
+        await asyncio.sleep(0.1)  # the 20 ms wait has ended; the wall clock says 09:30
+        assert task.count == 0
+        assert task.next_run_at == datetime(2026, 6, 1, 11, tzinfo=UTC)
+        task.stop()
+        await task.join()
+
+
+async def test_trigger_pause_and_resume_keep_the_cron_schedule() -> None:
+    """trigger() runs at once without moving fire times; resume() skips the missed ones."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC))
+    fires = Fires(clock, ZoneInfo("UTC"))
+    task = RepeatedTask(func=fires, cron="* * * * *", clock=clock)
+    task.start()
+    await clock.advance(10)
+    task.trigger()
+    await clock.advance(20)  # 10:01:00
+    task.pause()
+    await clock.advance(150)  # 10:03:30
+    assert task.next_run_at is None
+    task.resume()
+    await clock.advance(30)  # 10:04:00
+    assert fires.at == [
+        "2026-06-01T10:00:40+00:00",
+        "2026-06-01T10:01:00+00:00",
+        "2026-06-01T10:04:00+00:00",
+    ]
+    assert task.skipped == 0
+    task.stop()
+    await task.join()
+
+
+async def test_wait_first_seconds_skips_fire_times_right_after_start() -> None:
+    """wait_first=90 with '* * * * *' from 10:00:30: the first run is at 10:03."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC))
+    fires = Fires(clock, ZoneInfo("UTC"))
+    task = RepeatedTask(func=fires, cron="* * * * *", wait_first=90, clock=clock)
+    task.start()
+    await clock.advance(150)
+    assert fires.at == ["2026-06-01T10:03:00+00:00"]
+    task.stop()
+    await task.join()
+
+
+async def test_a_run_that_overruns_skips_the_fire_times_it_covered() -> None:
+    """'* * * * *' with a run of 150 s: runs at 10:01 and 10:04; 10:02 and 10:03 skipped."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC))
+    starts: list[float] = []
+
+    async def slow() -> None:
+        starts.append(clock.time())
+        await clock.sleep(150)
+
+    task = RepeatedTask(func=slow, cron="* * * * *", clock=clock)
+    task.start()
+    await clock.advance(4 * 60)
+    assert [datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") for t in starts] == [
+        "10:01:00",
+        "10:04:00",
+    ]
+    assert task.skipped == 2
+    task.cancel()
+    await task.join()
+
+
+async def test_repeat_at_is_a_drop_in_for_fastapi_utilities() -> None:
+    """@repeat_at(cron=...) builds and starts a task per await; max_repetitions ends it."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 23, 59, tzinfo=BERLIN))
+    fires = Fires(clock, BERLIN)
+
+    @repeat_at(cron="0 0 * * *", tz="Europe/Berlin", max_repetitions=2, clock=clock)
+    async def midnight() -> None:
+        await fires()
+
+    task = await midnight()
+    assert task.schedule == "cron '0 0 * * *' (Europe/Berlin)"
+    await clock.advance(3 * 86400)
+    await task.join()
+    assert fires.at == ["2026-06-02T00:00:00+02:00", "2026-06-03T00:00:00+02:00"]
+    assert not task.running
+
+
+async def test_cron_with_a_lock_runs_each_fire_time_in_one_task(tmp_path: Path) -> None:
+    """Two tasks on one FileLock, '*/5 * * * *' for an hour: 12 runs in all; tick = fire time."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 0, 1, tzinfo=UTC))
+    runs: list[tuple[float, int | None]] = []
+    tasks: list[RepeatedTask] = []
+
+    def make_run(index: int) -> Any:
+        return lambda: runs.append((clock.time(), tasks[index].tick))
+
+    for index in range(2):
+        tasks.append(
+            RepeatedTask(
+                func=make_run(index),
+                cron="*/5 * * * *",
+                name="cleanup",
+                lock=FileLock(tmp_path),
+                clock=clock,
+            )
+        )
+        tasks[index].start()
+    await clock.advance(3600)
+    expected = [datetime(2026, 6, 1, 10, 5, tzinfo=UTC).timestamp() + 300 * k for k in range(12)]
+    assert sorted(at for at, _ in runs) == expected
+    assert all(tick == round(at) for at, tick in runs)
+    assert sum(task.count for task in tasks) == 12
+    for task in tasks:
+        task.stop()
+        await task.join()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"cron": "61 * * * *"}, ValueError, "cron expression '61 * * * *' is invalid: Bad minute"),
+        ({"cron": "* * *"}, ValueError, "is invalid: Wrong number of fields"),
+        ({"cron": "0 0 31 2 *"}, ValueError, "is invalid: Bad day-of-month"),
+        ({"cron": 5}, TypeError, "cron must be a str such as '0 3 * * *', got 5"),
+        (
+            {"cron": "* * * * *", "tz": "Mars/Olympus_Mons"},
+            ValueError,
+            "tz must name a time zone of the IANA database such as 'Europe/Berlin', "
+            "got 'Mars/Olympus_Mons'",
+        ),
+        ({"cron": "* * * * *", "tz": 1}, TypeError, "tz must be a time zone name or a tzinfo"),
+        ({"cron": "* * * * *", "seconds": 60}, TypeError, "pass exactly one of seconds"),
+        ({"seconds": 60, "tz": "UTC"}, TypeError, "tz applies to cron schedules only"),
+        ({"cron": "* * * * *", "wait_first": True}, ValueError, "wait_first=True has no meaning"),
+        ({"cron": "* * * * *", "fixed_delay": True}, ValueError, "fixed_delay applies to"),
+        ({"cron": "* * * * *", "jitter": 1}, ValueError, "jitter applies to seconds="),
+    ],
+)
+def test_bad_cron_options_are_refused_at_construction(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Each bad cron option raises at construction, naming the argument and the value."""
+    with pytest.raises(error, match=re.escape(message)):
+        RepeatedTask(func=lambda: None, **kwargs)
+
+
+def test_repeat_at_refuses_a_bad_expression_at_decoration() -> None:
+    """@repeat_at with a bad expression fails when decorating, not at startup."""
+    with pytest.raises(ValueError, match="cron expression 'every day' is invalid"):
+        repeat_at(cron="every day")(lambda: None)
+
+
+def test_repr_shows_the_cron_schedule() -> None:
+    """The schedule appears in repr, for logs: the expression and the zone."""
+    task = RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="Europe/Berlin", name="purge")
+    assert repr(task) == "<RepeatedTask 'purge' cron '0 3 * * *' (Europe/Berlin), stopped, count=0>"
