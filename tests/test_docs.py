@@ -54,3 +54,15 @@ def test_page_examples_run(page: Path) -> None:
         if isinstance(app, FastAPI):
             with TestClient(app):
                 pass
+
+
+def test_the_schedules_picture_matches_the_library() -> None:
+    """docs/schedules.svg is what docs/timeline.py draws from real runs today."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("timeline", ROOT / "docs" / "timeline.py")
+    assert spec is not None
+    assert spec.loader is not None
+    timeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timeline)
+    assert (ROOT / "docs" / "schedules.svg").read_text() == timeline.render()

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 from typing_extensions import assert_type
 
-from repeating import Clock, RepeatedTask, repeat_every
+from repeating import Clock, RepeatedTask, repeat_at, repeat_every
 from repeating.testing import VirtualClock
 
 
@@ -24,7 +24,13 @@ async def async_job() -> int:
     return 1
 
 
+@repeat_at(cron="0 3 * * *", tz="Europe/Berlin", timeout=60)
+async def nightly() -> None:
+    pass
+
+
 assert_type(sync_job, Callable[[], Coroutine[Any, Any, RepeatedTask]])
+assert_type(nightly, Callable[[], Coroutine[Any, Any, RepeatedTask]])
 assert_type(async_job, Callable[[], Coroutine[Any, Any, RepeatedTask]])
 
 
@@ -55,6 +61,8 @@ async def check() -> None:
     assert_type(task.last_finished_at, datetime | None)
     assert_type(task.next_run_at, datetime | None)
     assert_type(task.seconds, float | None)
+    assert_type(task.cron, str | None)
+    assert_type(task.timeout, float | None)
     assert_type(task.start(), None)
     assert_type(task.stop(), None)
     assert_type(task.cancel(), None)
