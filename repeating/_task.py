@@ -45,6 +45,19 @@ class _Disarm(Protocol):
     def cancel(self) -> object: ...
 
 
+@attrs.frozen
+class _Wall:
+    """The timer of a wall-clock schedule: its `next_due` is a wall-clock time."""
+
+    time: Callable[[], float]
+
+
+@attrs.frozen
+class _Hooks:
+    on_complete: Callable[[], Awaitable[object]] | None
+    on_exception: Callable[[Exception], Awaitable[object]] | None
+
+
 def _default_name(self: RepeatedTask) -> str:
     if self._func is not None:
         return qualname(self._func)
@@ -116,8 +129,7 @@ class _State:
     started_wall: float | None = None
     finished_wall: float | None = None
     next_due: float | None = None  # on timer's clock
-    next_fire: float | None = None  # on the wall clock, for wall-clock schedules
-    timer: asyncio.AbstractEventLoop | Clock | None = None
+    timer: asyncio.AbstractEventLoop | Clock | _Wall | None = None
     stopping: bool = False
     triggered: bool = False
     waiting: bool = False
@@ -126,8 +138,8 @@ class _State:
     pending_report: dict[str, object] | None = None
     slot: int = -1  # in _RUNNING
     tick: int | None = None
-    timed_out: bool = False
-    watchdog: asyncio.Task[None] | None = None
+    # The run's timeout: None, armed (what cancels it), or True once it fired.
+    guard: _Disarm | bool | None = None
 
 
 # No setattr hooks: configuration is validated once, in __init__, and is
@@ -164,14 +176,11 @@ class RepeatedTask:
 
     # How to call each function: decided once, by __attrs_post_init__.
     _call: Callable[[], Awaitable[object]] = attrs.field(init=False)
-    _call_on_complete: Callable[[], Awaitable[object]] | None = attrs.field(init=False)
-    _call_on_exception: Callable[[Exception], Awaitable[object]] | None = attrs.field(init=False)
+    _hooks: _Hooks | None = attrs.field(init=False)  # None: neither hook given
 
     # State, written by the loop, read through the ReadOnly views below. It
     # lives apart so that a subclass's setattr hooks never slow the loop.
     _state: _State = attrs.field(init=False, factory=_State)
-    # The wall-clock schedule (cron, or a lock's grid); None: the plain loop.
-    _plan: Schedule | None = attrs.field(init=False, default=None)
 
     func = ReadOnly[Callable[[], object] | None](setting=True)
     """The function each run calls, or None when a subclass overrides `run`."""
@@ -248,50 +257,59 @@ class RepeatedTask:
             clock=self._clock,
             lock=self._lock,
         )
-        self._plan = self._make_plan()
+        if self._cron is None and self._tz is None and self._seconds is not None:
+            check.schedule_options(
+                seconds=self._seconds,
+                fixed_delay=self._fixed_delay,
+                jitter=self._jitter,
+                lock=self._lock,
+            )
+        else:
+            self._check_cron()
         if self._name is None:
             self._name = _default_name(self)
         else:
             check.name(self._name)
         self._call = _make_call(self)
-        self._call_on_complete = (
-            None if self._on_complete is None else make_caller(self._on_complete)
-        )
-        self._call_on_exception = (
-            None if self._on_exception is None else make_caller(self._on_exception)
+        self._hooks = (
+            None
+            if self._on_complete is None and self._on_exception is None
+            else _Hooks(
+                None if self._on_complete is None else make_caller(self._on_complete),
+                None if self._on_exception is None else make_caller(self._on_exception),
+            )
         )
 
-    def _make_plan(self) -> Schedule | None:
-        """Check the schedule's options; the wall-clock schedule, if the task has one."""
+    def _check_cron(self) -> None:
+        """Check a cron schedule's options, or refuse the lack of a schedule."""
         if (self._seconds is None) == (self._cron is None):
             msg = (
                 "pass exactly one of seconds (an interval) or cron (a cron expression); "
                 f"got seconds={self._seconds!r}, cron={self._cron!r}"
             )
             raise TypeError(msg)
-        if self._cron is not None:
-            check.cron_options(
-                cron=self._cron,
-                wait_first=self._wait_first,
-                fixed_delay=self._fixed_delay,
-                jitter=self._jitter,
-            )
-            self._tz = check.to_tz(timezone.utc if self._tz is None else self._tz)
-            # Imported here: the cron extra is optional.
-            from repeating._cron import Cron
-
-            return Cron(self._cron, self._tz)
-        if self._tz is not None:
+        if self._cron is None:
             msg = f"tz applies to cron schedules only, got tz={self._tz!r} with seconds"
             raise TypeError(msg)
-        assert self._seconds is not None
-        check.schedule_options(
-            seconds=self._seconds,
+        check.cron_options(
+            cron=self._cron,
+            wait_first=self._wait_first,
             fixed_delay=self._fixed_delay,
             jitter=self._jitter,
-            lock=self._lock,
         )
-        return None if self._lock is None else Grid(self._seconds)
+        self._tz = check.to_tz(timezone.utc if self._tz is None else self._tz)
+        self._schedule()  # parses the expression: a bad one fails here
+
+    def _schedule(self) -> Schedule:
+        """The wall-clock schedule: the cron expression's, or a lock's grid."""
+        if self._cron is None:
+            assert self._seconds is not None
+            return Grid(self._seconds)
+        # Imported here: the cron extra is optional.
+        from repeating._cron import Cron
+
+        assert isinstance(self._tz, tzinfo)
+        return Cron(self._cron, self._tz)
 
     @property
     def last_started_at(self) -> datetime | None:
@@ -309,8 +327,8 @@ class RepeatedTask:
         due, timer = self._state.next_due, self._state.timer
         if due is None or due == math.inf or timer is None:  # inf: paused
             return None
-        if self._state.next_fire is not None:  # a wall-clock schedule
-            return _utc(self._state.next_fire)
+        if isinstance(timer, _Wall):
+            return _utc(due)
         return _utc(time.time() + (due - timer.time()))
 
     @property
@@ -359,7 +377,8 @@ class RepeatedTask:
         self._state.wake_requested = self._state.cancelled_by_us = False
         self._state.running = True
         self._state.timer = None  # set by the loop's first step
-        run = self._loop() if self._plan is None else self._scheduled_loop(self._plan)
+        plain = self._cron is None and self._lock is None
+        run = self._loop() if plain else self._scheduled_loop(self._schedule())
         handle = loop.create_task(run, name=self._name)
         self._state.handle = handle
         _RUNNING.add(self._state)
@@ -507,20 +526,20 @@ class RepeatedTask:
                 st.next_due = None
                 st.count += 1
                 st.started_wall = time.time()
-                guard = None if self._timeout is None else self._arm_timeout()
+                if self._timeout is not None:
+                    self._arm_timeout()
                 try:
                     await self._call()
                 except asyncio.CancelledError as exc:
                     failure = self._cancelled_run(exc)
                 except Exception as exc:
                     failure = exc
+                    if st.guard is not None:
+                        self._disarm()
                 else:
                     failure = None
-                    if st.timed_out or _cancelling(st.handle):
-                        failure = self._ignored_cancel()
-                finally:
-                    if guard is not None:
-                        guard.cancel()
+                    if st.guard is not None or _cancelling(st.handle):
+                        failure = self._ended_run()
                 st.finished_wall = time.time()
                 if failure is not None:
                     await self._failed(failure)
@@ -559,8 +578,9 @@ class RepeatedTask:
         """
         st = self._state
         lock = self._lock
-        timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
+        sleeper = asyncio.get_running_loop() if self._clock is None else self._clock
         wall = time.time if self._clock is None else self._clock.time
+        st.timer = _Wall(wall)
         recheck = _RECHECK if self._clock is None else math.inf
         delay = (self._seconds or 0.0) if self._wait_first is True else float(self._wait_first)
         fire = schedule.first(wall(), delay)
@@ -577,8 +597,7 @@ class RepeatedTask:
                     now = wall()
                     if st.paused or fire - now > _EARLY:
                         wait = math.inf if st.paused else min(fire - now, recheck)
-                        st.next_fire = fire
-                        woken = not await self._sleep(timer, wait)
+                        woken = not await self._sleep(sleeper, wait, fire)
                         if woken and wait == math.inf and not st.paused:
                             # Resumed: from now on, without the fire times missed.
                             fire = self._next(schedule, fire, wall(), count=False)
@@ -638,7 +657,7 @@ class RepeatedTask:
         finally:
             _RUNNING.discard(st)
             st.running = False
-            st.next_due = st.next_fire = None
+            st.next_due = None
 
     def _next(self, schedule: Schedule, fire: float, now: float, *, count: bool) -> float:
         """`fire`, or if it has passed (an overrun, a pause), the next one after now."""
@@ -649,17 +668,24 @@ class RepeatedTask:
             self._skipped(passed + 1)
         return schedule.after(latest)
 
-    async def _sleep(self, timer: asyncio.AbstractEventLoop | Clock, wait: float) -> bool:
-        """Sleep `wait` seconds (inf: until woken); False when woken early.
+    async def _sleep(
+        self, sleeper: asyncio.AbstractEventLoop | Clock, wait: float, fire: float
+    ) -> bool:
+        """Sleep `wait` seconds (inf: until woken) before `fire`, a wall-clock time;
+        False when woken early.
 
         The plain loop inlines the same steps: a helper coroutine would cost
         it a frame per task for as long as the task sleeps.
         """
         st = self._state
-        st.next_due = due = timer.time() + wait
+        st.next_due = math.inf if wait == math.inf else fire
         st.waiting = True
         try:
-            await (asyncio.sleep(wait) if self._clock is None else self._clock.sleep_until(due))
+            await (
+                asyncio.sleep(wait)
+                if self._clock is None
+                else self._clock.sleep_until(sleeper.time() + wait)
+            )
         except asyncio.CancelledError:
             if not self._woken():
                 raise
@@ -677,7 +703,8 @@ class RepeatedTask:
         st.next_due = None
         st.count += 1
         st.started_wall = time.time()
-        guard = None if self._timeout is None else self._arm_timeout()
+        if self._timeout is not None:
+            self._arm_timeout()
         failure: Exception | None
         try:
             await self._call()
@@ -685,13 +712,12 @@ class RepeatedTask:
             failure = self._cancelled_run(exc)
         except Exception as exc:
             failure = exc
+            if st.guard is not None:
+                self._disarm()
         else:
             failure = None
-            if st.timed_out or _cancelling(st.handle):
-                failure = self._ignored_cancel()
-        finally:
-            if guard is not None:
-                guard.cancel()
+            if st.guard is not None or _cancelling(st.handle):
+                failure = self._ended_run()
         st.finished_wall = time.time()
         if failure is None:
             return "ok"
@@ -703,25 +729,24 @@ class RepeatedTask:
 
     def _cancelled_run(self, exc: asyncio.CancelledError) -> Exception:
         """The failure of a run that raised CancelledError; re-raises a real cancellation."""
-        st = self._state
-        if st.timed_out:
-            st.timed_out = False
+        if self._state.guard is not None and self._disarm():
             if _uncancel() == 0:
                 return self._timeout_error()
             raise exc  # the loop is being cancelled as well
-        if _cancelling(st.handle) != 0:
+        if _cancelling(self._state.handle) != 0:
             raise exc  # a real cancellation: ours, or the app's
         return _cancelled_on_its_own(exc)
 
-    def _ignored_cancel(self) -> Exception:
-        """A run returned although it was cancelled: its timeout's failure, or the
-        cancellation meant for the loop, re-raised."""
-        st = self._state
-        if st.timed_out:
-            st.timed_out = False
-            if _uncancel() == 0:
-                return self._timeout_error()
-        raise asyncio.CancelledError
+    def _ended_run(self) -> Exception | None:
+        """After a run with a timeout, or one that returned although cancelled: its
+        TimeoutError, or None; re-raises a cancellation meant for the loop."""
+        timed_out = self._state.guard is not None and self._disarm()
+        if timed_out and _uncancel() == 0:
+            return self._timeout_error()
+        if timed_out or _cancelling(self._state.handle):
+            # The run swallowed a cancellation meant for the loop.
+            raise asyncio.CancelledError
+        return None
 
     def _timeout_error(self) -> TimeoutError:
         msg = (
@@ -729,17 +754,26 @@ class RepeatedTask:
         )
         return TimeoutError(msg)
 
-    def _arm_timeout(self) -> _Disarm:
+    def _arm_timeout(self) -> None:
         """Have the run in progress cancelled when `timeout` has passed, on the task's clock."""
         assert self._timeout is not None
         if self._clock is None:
-            return asyncio.get_running_loop().call_later(self._timeout, self._time_out)
+            self._state.guard = asyncio.get_running_loop().call_later(self._timeout, self._time_out)
+            return
         # A test clock has no timers to call back; a small task sleeping on it
         # stands in for one. Only tests pay for it.
         watchdog = asyncio.ensure_future(self._watch(self._clock.time() + self._timeout))
-        self._state.watchdog = watchdog
+        self._state.guard = watchdog
         self._clock.attach(watchdog)  # so that the clock waits for it to start sleeping
-        return watchdog
+
+    def _disarm(self) -> bool:
+        """End the run's timeout; whether it had fired."""
+        guard, self._state.guard = self._state.guard, None
+        if guard is True:
+            return True
+        if guard is not None and guard is not False:
+            guard.cancel()
+        return False
 
     async def _watch(self, deadline: float) -> None:
         assert self._clock is not None
@@ -749,9 +783,9 @@ class RepeatedTask:
     def _time_out(self) -> None:
         st = self._state
         handle = st.handle
-        if handle is None or handle.done() or st.timed_out:
+        if handle is None or handle.done() or st.guard is None or st.guard is True:
             return
-        st.timed_out = True
+        st.guard = True
         self._log.warning(
             "repeated task %r: run %d exceeded its timeout of %gs; cancelling it%s",
             self._name,
@@ -860,12 +894,12 @@ class RepeatedTask:
         self._log.error(
             "repeated task %r failed (run %d)", self._name, self._state.count, exc_info=exc
         )
-        if self._call_on_exception is not None:
-            await self._hook("on_exception", self._call_on_exception(exc))
+        if self._hooks is not None and self._hooks.on_exception is not None:
+            await self._hook("on_exception", self._hooks.on_exception(exc))
 
     async def _completed(self) -> None:
-        if self._call_on_complete is not None:
-            await self._hook("on_complete", self._call_on_complete())
+        if self._hooks is not None and self._hooks.on_complete is not None:
+            await self._hook("on_complete", self._hooks.on_complete())
 
     async def _hook(self, what: str, call: Awaitable[object]) -> None:
         # A failing hook is logged, never raised: it must not end the loop.
