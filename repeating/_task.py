@@ -124,7 +124,6 @@ class _State:
     skipped: int = 0
     last_error: Exception | None = None
     handle: asyncio.Task[None] | None = None
-    running: bool = False
     paused: bool = False
     started_wall: float | None = None
     finished_wall: float | None = None
@@ -158,7 +157,10 @@ class RepeatedTask:
     # Configuration: keyword arguments without the underscore, read-only
     # attributes of the same name (see the ReadOnly views below).
     _func: Callable[[], object] | None = None
-    _seconds: float | None = attrs.field(default=None, converter=check.to_seconds)
+    # None for a cron task. Typed float for the plain loop, which runs interval
+    # tasks only and reads it each tick: a local copy would cost each task's
+    # frame a slot. The public `seconds` says `float | None`.
+    _seconds: float = attrs.field(default=None, converter=check.to_seconds)
     _cron: str | None = None
     _tz: str | tzinfo | None = None
     _wait_first: bool | float = attrs.field(default=False, converter=check.to_wait_first)
@@ -229,9 +231,8 @@ class RepeatedTask:
     @property
     def running(self) -> bool:
         """True from `start()` until the loop has ended."""
-        # A loop cancelled before its first step never ran its finally block.
         handle = self._state.handle
-        return self._state.running and handle is not None and not handle.done()
+        return handle is not None and not handle.done()
 
     paused = ReadOnly[bool](of="_state")
     """True between `pause()` and `resume()`."""
@@ -258,12 +259,16 @@ class RepeatedTask:
             lock=self._lock,
         )
         if self._cron is None and self._tz is None and self._seconds is not None:
-            check.schedule_options(
-                seconds=self._seconds,
-                fixed_delay=self._fixed_delay,
-                jitter=self._jitter,
-                lock=self._lock,
-            )
+            # The defaults need no checking: skipped, constructing many tasks is cheaper.
+            if self._fixed_delay is False and self._jitter.__class__ is float and not self._jitter:
+                pass
+            else:
+                check.schedule_options(
+                    seconds=self._seconds,
+                    fixed_delay=self._fixed_delay,
+                    jitter=self._jitter,
+                    lock=self._lock,
+                )
         else:
             self._check_cron()
         if self._name is None:
@@ -375,7 +380,6 @@ class RepeatedTask:
             raise RuntimeError(msg)
         self._state.stopping = self._state.triggered = self._state.waiting = False
         self._state.wake_requested = self._state.cancelled_by_us = False
-        self._state.running = True
         self._state.timer = None  # set by the loop's first step
         plain = self._cron is None and self._lock is None
         run = self._loop() if plain else self._scheduled_loop(self._schedule())
@@ -483,11 +487,9 @@ class RepeatedTask:
         # clock. Few locals: the frame lives as long as the task, per task.
         st = self._state
         timer = st.timer = asyncio.get_running_loop() if self._clock is None else self._clock
-        period = self._seconds
-        assert period is not None  # the plain loop is the interval schedule's
         remaining = self._max_repetitions
         now = timer.time()
-        start = now + (period if self._wait_first is True else float(self._wait_first))
+        start = now + (self._seconds if self._wait_first is True else float(self._wait_first))
         tick = 0  # the next regular tick, due at start + tick * seconds
         failure: Exception | None = None
         try:
@@ -496,7 +498,7 @@ class RepeatedTask:
                     # An extra run: the grid stays where it is.
                     st.triggered = False
                 else:
-                    due = math.inf if st.paused else start + tick * period
+                    due = math.inf if st.paused else start + tick * self._seconds
                     if self._jitter:
                         # Added to the tick, never accumulated: every run stays
                         # within [tick, tick + jitter), before the next tick.
@@ -518,7 +520,7 @@ class RepeatedTask:
                             now = timer.time()
                             if due == math.inf:
                                 # Resumed: back on the grid from now, without the ticks missed.
-                                tick = max(tick, math.ceil((now - start) / period))
+                                tick = max(tick, math.ceil((now - start) / self._seconds))
                             continue
                         finally:
                             st.waiting = False
@@ -555,8 +557,8 @@ class RepeatedTask:
                 if self._fixed_delay:
                     # The next period counts from the end of this run.
                     start, tick = now, 1
-                if now > start + tick * period:
-                    tick = self._skip(tick, (now - start) / period)
+                if now > start + tick * self._seconds:
+                    tick = self._skip(tick, (now - start) / self._seconds)
         except asyncio.CancelledError:
             if not st.cancelled_by_us:
                 raise
@@ -565,7 +567,6 @@ class RepeatedTask:
             raise
         finally:
             _RUNNING.discard(st)
-            st.running = False
             st.next_due = None
 
     async def _scheduled_loop(self, schedule: Schedule) -> None:
@@ -656,7 +657,6 @@ class RepeatedTask:
             raise
         finally:
             _RUNNING.discard(st)
-            st.running = False
             st.next_due = None
 
     def _next(self, schedule: Schedule, fire: float, now: float, *, count: bool) -> float:
