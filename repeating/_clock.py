@@ -15,6 +15,8 @@ class Clock(Protocol):
 
     The default is the running event loop's monotonic clock.
     `repeating.testing.VirtualClock` is the one tests use.
+
+    Added in version 0.1.
     """
 
     def time(self) -> float:

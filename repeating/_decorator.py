@@ -44,6 +44,34 @@ def repeat_every(
     does, and works in a FastAPI lifespan. Each await starts a new task.
 
     Options are validated when decorating; decorating needs no event loop.
+
+    Args:
+        seconds: The period, as seconds or a `timedelta`.
+        wait_first: False or None: the first run at once; True: after one
+            period; a number or `timedelta`: after that long.
+        max_repetitions: The number of runs after which the loop ends.
+        logger: Where failures are logged; the `repeating` logger by default.
+        raise_exceptions: End the loop at the first failure and re-raise it
+            from `join()`.
+        on_complete: Called once when `max_repetitions` is reached.
+        on_exception: Called with each failure's exception.
+        name: The task's name; the function's qualified name by default.
+        clock: The clock of the schedule; `repeating.testing.VirtualClock` in tests.
+        lock: A coordination backend: each tick runs in one process only.
+        fixed_delay: Count each period from the end of the previous run.
+        jitter: Start each run up to this many seconds after its tick, at random.
+        timeout: Cancel a run after this many seconds; it fails with `TimeoutError`.
+
+    Returns:
+        A decorator; the decorated function, awaited, returns the started
+        `RepeatedTask`.
+
+    Raises:
+        TypeError: A mistyped argument, or a function that cannot be called
+            without arguments.
+        ValueError: A value out of range.
+
+    Added in version 0.1.
     """
 
     def decorate(func: Callable[[], object]) -> _Starter:
@@ -89,6 +117,31 @@ def repeat_at(
 
     The expression is read in `tz`, UTC unless given (fastapi-utilities reads
     it in the server's local time). Needs the `repeating[cron]` extra.
+
+    Args:
+        cron: A cron expression, five fields or six (seconds first).
+        tz: The time zone of `cron`, an IANA name or a `tzinfo`.
+        wait_first: A number of seconds: skip the fire times right after start.
+        max_repetitions: The number of runs after which the loop ends.
+        logger: Where failures are logged; the `repeating` logger by default.
+        raise_exceptions: End the loop at the first failure and re-raise it
+            from `join()`.
+        on_complete: Called once when `max_repetitions` is reached.
+        on_exception: Called with each failure's exception.
+        name: The task's name; the function's qualified name by default.
+        clock: The clock of the schedule, read as Unix time.
+        lock: A coordination backend: each fire time runs in one process only.
+        timeout: Cancel a run after this many seconds; it fails with `TimeoutError`.
+
+    Returns:
+        A decorator; the decorated function, awaited, returns the started
+        `RepeatedTask`.
+
+    Raises:
+        ValueError: An invalid expression or time zone, or a value out of range.
+        TypeError: A mistyped argument.
+
+    Added in version 0.1.
     """
 
     def decorate(func: Callable[[], object]) -> _Starter:

@@ -145,13 +145,54 @@ class _State:
 # read-only afterwards; hooks would make __init__ assign through slow calls.
 @attrs.define(kw_only=True, eq=False, repr=False, on_setattr=attrs.setters.NO_OP)
 class RepeatedTask:
-    """Runs a function periodically on the event loop, at a fixed rate.
+    """Runs a function periodically on the event loop.
 
     Pass `func`, or subclass and override `run` (`async def` or plain `def`;
     plain functions run in a worker thread). Configuration is validated here,
     at construction, and is read-only afterwards. `start()` begins the loop,
     `stop()` ends it after the run in progress, `cancel()` also cancels an
     async run in progress, and `await join()` waits until the loop has ended.
+
+    Keyword Args:
+        func (Callable[[], object] | None): The zero-argument function each
+            run calls, `async def` or plain `def`; omit it in a subclass that
+            overrides `run`.
+        seconds (float | timedelta | None): The period, as seconds or a
+            `timedelta` (fixed rate). Give `seconds` or `cron`.
+        cron (str | None): A cron expression such as `"0 3 * * *"` (needs
+            `repeating[cron]`).
+        tz (str | tzinfo | None): The time zone of `cron`, an IANA name or a
+            `tzinfo`; UTC by default.
+        wait_first (bool | float | timedelta | None): False or None: the first
+            run at once; True: after one period; a number or `timedelta`:
+            after that long.
+        max_repetitions (int | None): The number of runs after which the loop
+            ends.
+        logger (logging.Logger | None): Where failures are logged; the
+            `repeating` logger by default.
+        raise_exceptions (bool): End the loop at the first failure and
+            re-raise it from `join()`.
+        on_complete (Callable[[], object] | None): Called once when
+            `max_repetitions` is reached.
+        on_exception (Callable[[Exception], object] | None): Called with each
+            failure's exception.
+        name (str | None): Used in logs, status and coordination keys; the
+            function's qualified name by default.
+        clock (Clock | None): The clock of the schedule;
+            `repeating.testing.VirtualClock` in tests.
+        lock (Lock | None): A coordination backend: each tick runs in one
+            process only.
+        fixed_delay (bool): Count each period from the end of the previous run.
+        jitter (float): Start each run up to this many seconds after its tick,
+            at random.
+        timeout (float | timedelta | None): Cancel a run after this many
+            seconds; it fails with `TimeoutError`.
+
+    Raises:
+        TypeError: A missing or mistyped argument, named in the message.
+        ValueError: A value out of range, named in the message with the value.
+
+    Added in version 0.1.
     """
 
     # Configuration: keyword arguments without the underscore, read-only

@@ -46,19 +46,33 @@ _State = TypeVar("_State", bound="Mapping[str, Any] | None")
 
 
 class TaskStatus(BaseModel):
-    """A task's state, as the status API shows it."""
+    """A task's state, as the status API shows it.
+
+    Added in version 0.1.
+    """
 
     name: str
+    """The task's name."""
     schedule: str
+    """The schedule, for people: `every 60s`, `cron '0 3 * * *' (UTC)`."""
     running: bool
+    """True from start until the loop has ended."""
     paused: bool
+    """True between `pause()` and `resume()`."""
     count: int
+    """Runs started."""
     failures: int
+    """Runs that raised."""
     skipped: int
+    """Ticks or fire times skipped: overruns, clock jumps, runs elsewhere."""
     last_error: str | None
+    """The latest failure, as `Type: message` (never a traceback)."""
     last_started_at: datetime | None
+    """When the latest run started (UTC)."""
     last_finished_at: datetime | None
+    """When the latest run ended (UTC)."""
     next_run_at: datetime | None
+    """When the next run is due (UTC), while the task waits for it."""
 
     @classmethod
     def of(cls, task: RepeatedTask) -> TaskStatus:
@@ -106,9 +120,12 @@ class Tasks:
     stops them, lets runs in progress finish for up to `grace` seconds,
     cancels what is left and joins. `async with tasks:` and `lifespan()` do
     both at the right moments.
+
+    Added in version 0.1.
     """
 
     grace: float = attrs.field(default=10.0, kw_only=True, validator=_check_grace)
+    """Seconds that runs in progress get to finish at shutdown before they are cancelled."""
     _entries: list[RepeatedTask | Starter] = attrs.field(factory=list, init=False)
     _current: dict[str, RepeatedTask] = attrs.field(factory=dict, init=False)
     _active: bool = attrs.field(default=False, init=False)

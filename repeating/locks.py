@@ -34,20 +34,37 @@ _LOGGER = logging.getLogger("repeating")
 
 
 class LockUnavailableError(Exception):
-    """The coordination backend cannot be reached; the tick is skipped."""
+    """The coordination backend cannot be reached; the tick is skipped.
+
+    Added in version 0.1.
+    """
 
 
 @runtime_checkable
 class Claim(Protocol):
-    """A claimed tick, held while its run is in progress."""
+    """A claimed tick, held while its run is in progress.
+
+    Added in version 0.1.
+    """
 
     async def release(self, outcome: str) -> None:
-        """End the claim; `outcome` is "ok", "failed" or "cancelled"."""
+        """End the claim.
+
+        Args:
+            outcome: "ok", "failed", "cancelled", or "skipped" for a claim
+                released unrun.
+        """
 
 
 @runtime_checkable
 class Lock(Protocol):
-    """A coordination backend: which process runs a tick."""
+    """A coordination backend: which process runs a tick.
+
+    Implement `claim` to write a backend of your own; `FileLock`, `RedisLock`
+    and `PostgresLock` are the ones shipped.
+
+    Added in version 0.1.
+    """
 
     async def claim(self, task: str, tick: int) -> Claim | None:
         """Claim `tick` of `task` for this process.
@@ -60,7 +77,13 @@ class Lock(Protocol):
 
 
 def check_lease(_: object, __: object, value: float) -> None:
-    """attrs validator of a server backend's lease, in seconds."""
+    """attrs validator of a server backend's lease, in seconds.
+
+    Raises:
+        ValueError: unless the lease is from 0.01 to 86400 seconds.
+
+    Added in version 0.1.
+    """
     if not math.isfinite(value) or not 0.01 <= value <= 86400:
         msg = f"lease must be from 0.01 to 86400 seconds, got {value!r}"
         raise ValueError(msg)
@@ -70,7 +93,9 @@ class Lease:
     """Keeps a claim's lease alive while its run lasts: renewed every lease / 3 s.
 
     `renew` returns False when another process holds the lease now. Failures
-    are logged once per outage, not once per attempt.
+    are logged once per outage, not once per attempt. For writers of backends.
+
+    Added in version 0.1.
     """
 
     def __init__(self, lease: float, renew: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -136,16 +161,21 @@ class FileLock:
     it is held for the whole run (the kernel drops it when a holder dies, so a
     crash never blocks the task), and it records the last claimed tick. The
     directory must be on a local file system shared by the processes.
+
+    Added in version 0.1.
     """
 
     directory: Path = attrs.field(converter=Path, validator=_check_directory)
+    """Where the lock files live; it must exist."""
     prefix: str = "repeating."
+    """The start of each lock file's name."""
 
     def path(self, task: str) -> Path:
         """The file that coordinates `task`."""
         return self.directory / _file_name(self.prefix, task)
 
     async def claim(self, task: str, tick: int) -> Claim | None:
+        """Claim `tick` of `task`; see `Lock.claim`."""
         # Non-blocking system calls on a local file: microseconds, so they run
         # on the event loop rather than in a thread.
         try:

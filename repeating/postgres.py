@@ -50,14 +50,23 @@ def _advisory_key(table: str, task: str) -> int:
 
 @attrs.frozen
 class Run:
-    """One claimed tick, from the runs table."""
+    """One claimed tick, from the runs table.
+
+    Added in version 0.1.
+    """
 
     task: str
+    """The task's name."""
     tick: int
+    """The claimed tick (for a cron task, the fire time as Unix seconds)."""
     owner: str
+    """Who ran it: `host:pid` by default."""
     started: datetime
+    """When the claim was made (UTC)."""
     finished: datetime | None
+    """When the run ended (UTC), or None while it runs or if its holder died."""
     outcome: str | None
+    """`ok`, `failed`, `cancelled` or `skipped`; None while it runs."""
 
 
 @attrs.define
@@ -99,12 +108,18 @@ class PostgresLock:
     the runs. `lease` (seconds, default 30) bounds how long a crashed holder
     blocks the task; a live holder renews it. The lock keeps one connection
     of its own.
+
+    Added in version 0.1.
     """
 
     dsn: str = attrs.field(repr=False)
+    """The asyncpg connection string."""
     table: str = attrs.field(default="repeating_runs", validator=_check_table)
+    """The runs table's name; it is created if missing."""
     lease: float = attrs.field(default=30.0, converter=float, validator=check_lease)
+    """Seconds a claim's heartbeat lasts unless renewed."""
     owner: str = attrs.field(factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    """This process, as recorded in the runs table."""
     _conn: Any = attrs.field(default=None, init=False, repr=False)
     _guard: asyncio.Lock = attrs.field(factory=asyncio.Lock, init=False, repr=False)
     # Tasks of this process that share this lock are kept apart here.
@@ -142,6 +157,7 @@ class PostgresLock:
                 raise
 
     async def claim(self, task: str, tick: int) -> Claim | None:
+        """Claim `tick` of `task`; see `repeating.locks.Lock.claim`."""
         if task in self._held:
             return None
         async with self._guard:

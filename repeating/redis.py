@@ -79,12 +79,18 @@ class RedisLock:
     `url` is a redis-py URL (`redis://host:6379/0`, `rediss://...`), or pass a
     ready `client` (`redis.asyncio.Redis`). `lease` (seconds, default 30) bounds
     how long a crashed holder blocks the task; a live holder renews it.
+
+    Added in version 0.1.
     """
 
     url: str | None = None
+    """The server's URL, or None when `client` is given."""
     client: Any = attrs.field(default=None, repr=False)
+    """The `redis.asyncio.Redis` client in use (made from `url` if not given)."""
     prefix: str = "repeating:"
+    """The start of each key."""
     lease: float = attrs.field(default=30.0, converter=float, validator=check_lease)
+    """Seconds a claim lasts unless renewed: how long a crashed holder blocks the task."""
     _scripts: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -102,6 +108,7 @@ class RedisLock:
         return self._scripts[source]
 
     async def claim(self, task: str, tick: int) -> Claim | None:
+        """Claim `tick` of `task`; see `repeating.locks.Lock.claim`."""
         running, last = f"{self.prefix}{task}:running", f"{self.prefix}{task}:last"
         owner = secrets.token_hex(8)
         lease_ms = int(self.lease * 1000)

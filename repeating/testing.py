@@ -69,9 +69,12 @@ class VirtualClock:
     `settle_timeout` bounds, in real seconds, how long `advance()` waits for a
     task on this clock to reach its next sleep (a run blocked on something
     only the test can release would otherwise hang the test).
+
+    Added in version 0.1.
     """
 
     settle_timeout: float = attrs.field(default=5.0, kw_only=True, validator=_check_timeout)
+    """Real seconds `advance()` waits for a task to settle before it raises RuntimeError."""
     _now: float = attrs.field(default=0.0, kw_only=True, alias="start", converter=_to_start)
     _timers: list[tuple[float, int, asyncio.Future[None]]] = attrs.field(
         factory=list, init=False, repr=False

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up .venv with the test dependencies (and Debian's redis-server and
 # postgresql when missing, for the lock tests' throwaway servers), then runs
-# ruff, mypy --strict and pytest. Extra arguments go to pytest.
+# ruff, mypy --strict, the strict documentation build and pytest. Extra
+# arguments go to pytest.
 # REPEATING_SKIP_SERVER_TESTS=1 skips the tests that need those servers
 # instead of failing them.
 set -euo pipefail
@@ -25,4 +26,6 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/mypy
+# Strict: a broken link, a missing page or an undocumented public name fails.
+.venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 .venv/bin/python -m pytest "$@"

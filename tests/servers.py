@@ -42,15 +42,22 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> N
 class Server:
     """A Python server process on 127.0.0.1, with its merged output collected line by line."""
 
-    def __init__(self, args: Sequence[str], *, env: Mapping[str, str] | None = None) -> None:
-        """Run `python *args`; "{port}" in an argument becomes the server's port."""
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+        cwd: Path = ROOT,
+    ) -> None:
+        """Run `python *args` in `cwd`; "{port}" in an argument becomes the server's port."""
         self.port = free_port()
         args = [arg.format(port=self.port) for arg in args]
         self.lines: list[str] = []
         self._new: queue.Queue[str] = queue.Queue()
         self.proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
+            [python, *args],
+            cwd=cwd,
             env={**os.environ, "PORT": str(self.port), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

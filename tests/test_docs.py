@@ -15,7 +15,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Pages that are generated (the reference, from docstrings) or included (the
+# changelog) hold no examples of their own.
+WITHOUT_EXAMPLES = {"reference.md", "changelog.md"}
+PAGES = [
+    ROOT / "README.md",
+    *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in WITHOUT_EXAMPLES),
+]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -66,3 +72,31 @@ def test_the_schedules_picture_matches_the_library() -> None:
     timeline = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(timeline)
     assert (ROOT / "docs" / "schedules.svg").read_text() == timeline.render()
+
+
+def test_the_docs_build_refuses_an_undocumented_public_name(tmp_path: Path) -> None:
+    """The build's hook finds a public method without docstring and a name without version."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import docs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    assert docs_hooks.problems() == []
+    shutil.copytree(ROOT / "repeating", tmp_path / "repeating")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    task = tmp_path / "repeating" / "_task.py"
+    source = task.read_text()
+    # Drop stop()'s docstring, and the version note of the class's.
+    start = source.index('"""Let no new run start. Idempotent.')
+    end = source.index('"""', start + 3) + 3
+    source = source[:start] + "pass" + source[end:]
+    source = source.replace("\n\n    Added in version 0.1.\n", "\n", 1)
+    task.write_text(source)
+    found = docs_hooks.problems(tmp_path)
+    assert found == [
+        "repeating.RepeatedTask: the docstring does not say 'Added in version X.Y'",
+        "repeating.RepeatedTask.stop: no docstring",
+    ]
