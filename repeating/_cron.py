@@ -22,11 +22,27 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 __all__ = ["Cron"]
 
 
+# The nicknames of Debian cron and croniter, but @reboot, which is no schedule.
+_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def _expand(expression: str) -> str:
+    return _NICKNAMES.get(expression.strip(), expression)
+
+
 @attrs.frozen
 class Cron:
     """A cron expression in a time zone; fire times as Unix timestamps."""
 
-    expression: str
+    expression: str = attrs.field(converter=_expand)
     tz: tzinfo = timezone.utc
 
     def __attrs_post_init__(self) -> None:
@@ -34,6 +50,8 @@ class Cron:
             self.after(time.time())  # also refuses an expression that never fires
         except CronSimError as exc:
             msg = f"cron expression {self.expression!r} is invalid: {exc}"
+            if self.expression.startswith("@"):
+                msg += f"; the nicknames are {', '.join(_NICKNAMES)}"
             raise ValueError(msg) from None
 
     def first(self, now: float, delay: float) -> float:

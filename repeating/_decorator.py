@@ -18,6 +18,7 @@ from repeating.locks import Lock
 __all__ = ["repeat_at", "repeat_every"]
 
 _Starter = Callable[[], Coroutine[Any, Any, RepeatedTask]]
+_SyncStarter = Callable[[], RepeatedTask]
 
 
 def repeat_every(
@@ -112,11 +113,19 @@ def repeat_at(
     clock: Clock | None = None,
     lock: Lock | None = None,
     timeout: float | timedelta | None = None,
-) -> Callable[[Callable[[], object]], _Starter]:
+) -> Callable[[Callable[[], object]], _SyncStarter]:
     """`repeat_every` for a cron schedule: a drop-in for `fastapi_utilities.repeat_at`.
 
-    The expression is read in `tz`, UTC unless given (fastapi-utilities reads
-    it in the server's local time). Needs the `repeating[cron]` extra.
+    As with fastapi-utilities, *calling* the decorated function (no `await`)
+    starts a `RepeatedTask` and returns it; it needs a running event loop, so
+    call it from a startup handler or a lifespan. Each call starts a new task.
+
+    The expression is read in `tz`, UTC unless given; `tz="local"` is the
+    server's local time zone, which fastapi-utilities uses. It has five fields,
+    or an `@daily`-style nickname: fastapi-utilities (croniter) reads a sixth
+    field as seconds at the end, cronsim at the start, so six fields are
+    refused here rather than silently read differently. Needs the
+    `repeating[cron]` extra.
 
     Args:
         cron: A cron expression, five fields or six (seconds first).
@@ -134,34 +143,49 @@ def repeat_at(
         timeout: Cancel a run after this many seconds; it fails with `TimeoutError`.
 
     Returns:
-        A decorator; the decorated function, awaited, returns the started
-        `RepeatedTask`.
+        A decorator; the decorated function, called, starts a `RepeatedTask`
+        and returns it.
 
     Raises:
-        ValueError: An invalid expression or time zone, or a value out of range.
+        ValueError: An invalid expression or time zone, a six-field
+            expression, or a value out of range.
         TypeError: A mistyped argument.
 
     Added in version 0.1.
     """
 
-    def decorate(func: Callable[[], object]) -> _Starter:
-        return _starter(
-            RepeatedTask(
-                func=func,
-                cron=cron,
-                tz=tz,
-                wait_first=wait_first,
-                max_repetitions=max_repetitions,
-                logger=logger,
-                raise_exceptions=raise_exceptions,
-                on_complete=on_complete,
-                on_exception=on_exception,
-                name=name if name is not None else qualname(func),
-                clock=clock,
-                lock=lock,
-                timeout=timeout,
-            )
+    if isinstance(cron, str) and len(cron.split()) == 6:
+        msg = (
+            f"repeat_at takes five fields or a nickname such as '@daily', got {cron!r}: "
+            "fastapi-utilities reads a sixth field as seconds at the end, repeating at "
+            "the start. For seconds, use RepeatedTask(cron='S M H DOM MON DOW')"
         )
+        raise ValueError(msg)
+
+    def decorate(func: Callable[[], object]) -> _SyncStarter:
+        template = RepeatedTask(
+            func=func,
+            cron=cron,
+            tz=tz,
+            wait_first=wait_first,
+            max_repetitions=max_repetitions,
+            logger=logger,
+            raise_exceptions=raise_exceptions,
+            on_complete=on_complete,
+            on_exception=on_exception,
+            name=name if name is not None else qualname(func),
+            clock=clock,
+            lock=lock,
+            timeout=timeout,
+        )
+
+        @functools.wraps(func)
+        def start() -> RepeatedTask:
+            task = attrs.evolve(template)
+            task.start()
+            return task
+
+        return start
 
     return decorate
 

@@ -772,7 +772,10 @@ class RepeatedTask:
         """The failure of a run that raised CancelledError; re-raises a real cancellation."""
         if self._state.guard is not None and self._disarm():
             if _uncancel() == 0:
-                return self._timeout_error()
+                # Chained, so that the log shows where the run was waiting.
+                error = self._timeout_error()
+                error.__cause__ = exc
+                return error
             raise exc  # the loop is being cancelled as well
         if _cancelling(self._state.handle) != 0:
             raise exc  # a real cancellation: ours, or the app's

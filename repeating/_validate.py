@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
 from datetime import timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -77,18 +78,41 @@ def to_timeout(value: float | timedelta | None) -> float | None:
 
 
 def to_tz(value: object) -> tzinfo:
-    """A time zone from an IANA name such as "Europe/Berlin", or a tzinfo."""
+    """A time zone from an IANA name such as "Europe/Berlin", "local", or a tzinfo."""
     if isinstance(value, tzinfo):
         return value
     if not isinstance(value, str):
         msg = f"tz must be a time zone name or a tzinfo, got {value!r}"
         raise TypeError(msg)
+    if value == "local":
+        return _local_zone()
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         msg = (
             f"tz must name a time zone of the IANA database such as 'Europe/Berlin', got {value!r}"
         )
+        raise ValueError(msg) from exc
+
+
+def _local_zone() -> tzinfo:
+    """The system's time zone, with its daylight-saving rules: $TZ, else /etc/localtime.
+
+    Not `datetime.now().astimezone().tzinfo`, a fixed offset that knows no
+    daylight saving time.
+    """
+    name = os.environ.get("TZ", "").removeprefix(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            msg = f"tz='local': TZ={name!r} does not name a time zone of the IANA database"
+            raise ValueError(msg) from exc
+    try:
+        with open("/etc/localtime", "rb") as file:
+            return ZoneInfo.from_file(file, key="localtime")
+    except (OSError, ValueError) as exc:
+        msg = "tz='local': the system's time zone is unknown (no TZ, no /etc/localtime)"
         raise ValueError(msg) from exc
 
 

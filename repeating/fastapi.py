@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import re
@@ -36,8 +37,9 @@ __all__ = ["TaskStatus", "Tasks"]
 
 _LOGGER = logging.getLogger("repeating")
 
-Starter = Callable[[], Awaitable[RepeatedTask]]
-"""What `repeat_every` makes of a function: awaiting it starts a task."""
+Starter = Callable[[], Awaitable[RepeatedTask]] | Callable[[], RepeatedTask]
+"""What `repeat_every` makes of a function (awaiting it starts a task), or
+`repeat_at` (calling it starts a task)."""
 
 _TaskT = TypeVar("_TaskT", bound=RepeatedTask)
 _StarterT = TypeVar("_StarterT", bound=Starter)
@@ -137,7 +139,11 @@ class Tasks:
     def add(self, entry: _StarterT) -> _StarterT: ...
 
     def add(self, entry: RepeatedTask | Starter) -> RepeatedTask | Starter:
-        """Register a task or a `repeat_every` function; returns it, so it stacks as a decorator."""
+        """Register a task, or a `repeat_every` or `repeat_at` function.
+
+        Returns it, so that it stacks as a decorator. Register a decorated
+        function here *or* start it yourself, not both: each start is a task.
+        """
         if any(entry is known for known in self._entries):
             msg = f"{entry!r} is registered already"
             raise ValueError(msg)
@@ -175,7 +181,10 @@ class Tasks:
                     entry.start()
                     task = entry
                 else:
-                    task = _started_task(entry, await entry())
+                    returned = entry()
+                    if inspect.isawaitable(returned):
+                        returned = await returned
+                    task = _started_task(entry, returned)
                 launched.append(task)
                 self._check_unique(task.name, started)
                 started[task.name] = task

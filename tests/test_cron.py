@@ -326,7 +326,7 @@ async def test_a_run_that_overruns_skips_the_fire_times_it_covered() -> None:
 
 
 async def test_repeat_at_is_a_drop_in_for_fastapi_utilities() -> None:
-    """@repeat_at(cron=...) builds and starts a task per await; max_repetitions ends it."""
+    """@repeat_at(cron=...) builds and starts a task per call; max_repetitions ends it."""
     clock = VirtualClock(start=datetime(2026, 6, 1, 23, 59, tzinfo=BERLIN))
     fires = Fires(clock, BERLIN)
 
@@ -334,7 +334,7 @@ async def test_repeat_at_is_a_drop_in_for_fastapi_utilities() -> None:
     async def midnight() -> None:
         await fires()
 
-    task = await midnight()
+    task = midnight()  # called, not awaited, as with fastapi-utilities
     assert task.schedule == "cron '0 0 * * *' (Europe/Berlin)"
     await clock.advance(3 * 86400)
     await task.join()
@@ -411,3 +411,66 @@ def test_repr_shows_the_cron_schedule() -> None:
     """The schedule appears in repr, for logs: the expression and the zone."""
     task = RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="Europe/Berlin", name="purge")
     assert repr(task) == "<RepeatedTask 'purge' cron '0 3 * * *' (Europe/Berlin), stopped, count=0>"
+
+
+def test_repeat_at_refuses_six_fields_whose_order_differs_from_fastapi_utilities() -> None:
+    """'0 3 * * * 0' is 03:00:00 daily to croniter, 00:03 on Sundays to cronsim: refused."""
+    with pytest.raises(ValueError, match="reads a sixth field as seconds at the end"):
+        repeat_at(cron="0 3 * * * 0")
+    task = RepeatedTask(func=lambda: None, cron="30 0 3 * * *")  # seconds first: 03:00:30
+    assert task.cron == "30 0 3 * * *"
+
+
+async def test_nicknames_are_the_usual_expressions() -> None:
+    """'@daily' runs at midnight, '@hourly' at each hour; '@reboot' is refused, with the list."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 22, 30, tzinfo=UTC))
+    fires = Fires(clock, ZoneInfo("UTC"))
+    daily = RepeatedTask(func=fires, cron="@daily", clock=clock)
+    daily.start()
+    await clock.advance(86400)
+    assert fires.at == ["2026-06-02T00:00:00+00:00"]
+    daily.stop()
+    await daily.join()
+    with pytest.raises(ValueError, match="the nicknames are @yearly, @annually"):
+        RepeatedTask(func=lambda: None, cron="@reboot")
+
+
+async def test_local_time_zone_follows_tz_with_daylight_saving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tz='local' with TZ=Europe/Berlin: 03:00 is 01:00 UTC in summer, 02:00 UTC in winter."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    clock = VirtualClock(start=datetime(2026, 10, 23, 12, tzinfo=UTC))
+    ran: list[str] = []
+    task = RepeatedTask(
+        func=lambda: ran.append(datetime.fromtimestamp(clock.time(), UTC).strftime("%H:%M")),
+        cron="0 3 * * *",
+        tz="local",
+        clock=clock,
+    )
+    task.start()
+    await clock.advance(2 * 86400)
+    assert ran == ["01:00", "02:00"]
+    task.stop()
+    await task.join()
+    monkeypatch.setenv("TZ", "Nowhere/Special")
+    with pytest.raises(ValueError, match=r"tz='local': TZ='Nowhere/Special' does not name"):
+        RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="local")
+
+
+async def test_tasks_registers_a_repeat_at_function() -> None:
+    """Tasks.add() takes a repeat_at function, which it calls (not awaits) at startup."""
+    from repeating.fastapi import Tasks
+
+    clock = VirtualClock(start=datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC))
+    fires = Fires(clock, ZoneInfo("UTC"))
+    tasks = Tasks()
+
+    @tasks.add
+    @repeat_at(cron="* * * * *", clock=clock)
+    async def minutely() -> None:
+        await fires()
+
+    async with tasks:
+        await clock.advance(60)
+    assert fires.at == ["2026-06-01T10:01:00+00:00"]

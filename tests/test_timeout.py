@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import threading
+import traceback
 from datetime import timedelta
 
 import pytest
@@ -160,3 +161,21 @@ def test_a_bad_timeout_is_refused_at_construction(
         RepeatedTask(func=lambda: None, seconds=1, timeout=timeout)  # type: ignore[arg-type]
     with pytest.raises(error, match=re.escape(message)):
         repeat_every(seconds=1, timeout=timeout)(lambda: None)  # type: ignore[arg-type]
+
+
+async def test_the_timeout_error_shows_where_the_run_was_waiting(clock: VirtualClock) -> None:
+    """The TimeoutError's cause is the run's cancellation, whose traceback has the run's frame."""
+
+    async def stuck_in_upstream_call() -> None:
+        await clock.sleep(30)
+
+    task = RepeatedTask(func=stuck_in_upstream_call, seconds=60, timeout=5, clock=clock)
+    task.start()
+    await clock.advance(5)
+    error = task.last_error
+    assert isinstance(error, TimeoutError)
+    assert isinstance(error.__cause__, asyncio.CancelledError)
+    frames = traceback.extract_tb(error.__cause__.__traceback__)
+    assert "stuck_in_upstream_call" in [frame.name for frame in frames]
+    task.cancel()
+    await task.join()

@@ -30,7 +30,7 @@ async def nightly() -> None:
 
 
 assert_type(sync_job, Callable[[], Coroutine[Any, Any, RepeatedTask]])
-assert_type(nightly, Callable[[], Coroutine[Any, Any, RepeatedTask]])
+assert_type(nightly, Callable[[], RepeatedTask])
 assert_type(async_job, Callable[[], Coroutine[Any, Any, RepeatedTask]])
 
 
