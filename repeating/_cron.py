@@ -73,9 +73,12 @@ class Cron:
     def latest(self, at: float) -> float:
         fires = CronSim(self.expression, datetime.fromtimestamp(at, self.tz), reverse=True)
         try:
-            return next(fires).timestamp()
+            latest = next(fires).timestamp()
         except StopIteration:
             return -math.inf
+        # cronsim steps back before it matches: `at` itself may be a fire time.
+        following = self.after(latest)
+        return following if following <= at else latest
 
     def key(self, at: float) -> int:
         return round(at)

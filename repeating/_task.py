@@ -231,8 +231,6 @@ class RepeatedTask:
     """The period, in seconds; None for a cron schedule."""
     cron = ReadOnly[str | None](setting=True)
     """The cron expression, or None for an interval."""
-    tz = ReadOnly["tzinfo | None"](setting=True)
-    """The time zone of the cron expression (UTC by default), or None for an interval."""
     wait_first = ReadOnly[bool | float](setting=True)
     """False: first run at once; True: after one period; a number: after that long."""
     max_repetitions = ReadOnly[int | None](setting=True)
@@ -343,8 +341,7 @@ class RepeatedTask:
             fixed_delay=self._fixed_delay,
             jitter=self._jitter,
         )
-        self._tz = check.to_tz(timezone.utc if self._tz is None else self._tz)
-        self._schedule()  # parses the expression: a bad one fails here
+        self._schedule()  # parses the expression and the zone: bad ones fail here
 
     def _schedule(self) -> Schedule:
         """The wall-clock schedule: the cron expression's, or a lock's grid."""
@@ -354,8 +351,17 @@ class RepeatedTask:
         # Imported here: the cron extra is optional.
         from repeating._cron import Cron
 
-        assert isinstance(self._tz, tzinfo)
-        return Cron(self._cron, self._tz)
+        return Cron(self._cron, self._zone())
+
+    def _zone(self) -> tzinfo:
+        # The argument is kept as given, so that attrs.evolve(task, cron=None,
+        # seconds=...) needs no tz=None.
+        return check.to_tz(timezone.utc if self._tz is None else self._tz)
+
+    @property
+    def tz(self) -> tzinfo | None:
+        """The time zone of the cron expression (UTC by default), or None for an interval."""
+        return None if self._cron is None else self._zone()
 
     @property
     def last_started_at(self) -> datetime | None:
@@ -381,7 +387,7 @@ class RepeatedTask:
     def schedule(self) -> str:
         """The schedule, for people: `every 60s`, `cron '0 3 * * *' (Europe/Berlin)`."""
         if self._cron is not None:
-            return f"cron {self._cron!r} ({self._tz})"
+            return f"cron {self._cron!r} ({self._zone()})"
         return f"every {self._seconds:g}s"
 
     def __repr__(self) -> str:
@@ -576,9 +582,7 @@ class RepeatedTask:
                 except asyncio.CancelledError as exc:
                     failure = self._cancelled_run(exc)
                 except Exception as exc:
-                    failure = exc
-                    if st.guard is not None:
-                        self._disarm()
+                    failure = exc if st.guard is None else self._failed_run(exc)
                 else:
                     failure = None
                     if st.guard is not None or _cancelling(st.handle):
@@ -609,6 +613,8 @@ class RepeatedTask:
         finally:
             _RUNNING.discard(st)
             st.next_due = None
+            if st.guard is not None:
+                self._disarm()  # a run ended by a BaseException left it armed
 
     async def _scheduled_loop(self, schedule: Schedule) -> None:
         """The loop of a task on the wall clock: a cron expression, or a lock's grid.
@@ -677,7 +683,7 @@ class RepeatedTask:
                         st.tick = schedule.key(this)
                 outcome = "cancelled"
                 try:
-                    outcome = await self._run_once()
+                    outcome = await self._run_once(wall)
                 except Exception:
                     outcome = "failed"  # raise_exceptions=True
                     raise
@@ -689,7 +695,8 @@ class RepeatedTask:
                     if remaining == 0:
                         await self._completed()
                         return
-                fire = self._next(schedule, fire, wall(), count=True)
+                # Fire times that passed while paused are not counted as skipped.
+                fire = self._next(schedule, fire, wall(), count=not st.paused)
         except asyncio.CancelledError:
             if not st.cancelled_by_us:
                 raise
@@ -699,6 +706,8 @@ class RepeatedTask:
         finally:
             _RUNNING.discard(st)
             st.next_due = None
+            if st.guard is not None:
+                self._disarm()  # a run ended by a BaseException left it armed
 
     def _next(self, schedule: Schedule, fire: float, now: float, *, count: bool) -> float:
         """`fire`, or if it has passed (an overrun, a pause), the next one after now."""
@@ -735,15 +744,16 @@ class RepeatedTask:
             st.waiting = False
         return True
 
-    async def _run_once(self) -> str:
+    async def _run_once(self, wall: Callable[[], float]) -> str:
         """One run with its bookkeeping; its outcome, "ok" or "failed".
 
+        Its timestamps come from `wall`, the clock of the schedule's fire times.
         The plain loop inlines the same steps, to spare a coroutine per run.
         """
         st = self._state
         st.next_due = None
         st.count += 1
-        st.started_wall = time.time()
+        st.started_wall = wall()
         if self._timeout is not None:
             self._arm_timeout()
         failure: Exception | None
@@ -752,14 +762,12 @@ class RepeatedTask:
         except asyncio.CancelledError as exc:
             failure = self._cancelled_run(exc)
         except Exception as exc:
-            failure = exc
-            if st.guard is not None:
-                self._disarm()
+            failure = exc if st.guard is None else self._failed_run(exc)
         else:
             failure = None
             if st.guard is not None or _cancelling(st.handle):
                 failure = self._ended_run()
-        st.finished_wall = time.time()
+        st.finished_wall = wall()
         if failure is None:
             return "ok"
         await self._failed(failure)
@@ -781,6 +789,17 @@ class RepeatedTask:
             raise exc  # a real cancellation: ours, or the app's
         return _cancelled_on_its_own(exc)
 
+    def _failed_run(self, exc: Exception) -> Exception:
+        """The failure of a run with a timeout that raised: a TimeoutError if the
+        timeout fired (the run turned its cancellation into `exc`), else `exc`."""
+        if not self._disarm():
+            return exc
+        if _uncancel() != 0:
+            raise asyncio.CancelledError  # the loop is being cancelled as well
+        error = self._timeout_error()
+        error.__cause__ = exc
+        return error
+
     def _ended_run(self) -> Exception | None:
         """After a run with a timeout, or one that returned although cancelled: its
         TimeoutError, or None; re-raises a cancellation meant for the loop."""
@@ -801,6 +820,8 @@ class RepeatedTask:
     def _arm_timeout(self) -> None:
         """Have the run in progress cancelled when `timeout` has passed, on the task's clock."""
         assert self._timeout is not None
+        if self._state.guard is not None:
+            self._disarm()  # left by a run that ended with a BaseException
         if self._clock is None:
             self._state.guard = asyncio.get_running_loop().call_later(self._timeout, self._time_out)
             return

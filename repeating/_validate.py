@@ -6,7 +6,7 @@ import logging
 import math
 import numbers
 import os
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -80,6 +80,11 @@ def to_timeout(value: float | timedelta | None) -> float | None:
 def to_tz(value: object) -> tzinfo:
     """A time zone from an IANA name such as "Europe/Berlin", "local", or a tzinfo."""
     if isinstance(value, tzinfo):
+        try:
+            datetime.now(value)
+        except Exception as exc:
+            msg = f"tz must be a working tzinfo, got {value!r} ({type(exc).__name__})"
+            raise ValueError(msg) from exc
         return value
     if not isinstance(value, str):
         msg = f"tz must be a time zone name or a tzinfo, got {value!r}"
@@ -88,7 +93,8 @@ def to_tz(value: object) -> tzinfo:
         return _local_zone()
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a directory of the database ("Europe"), or too long a name.
         msg = (
             f"tz must name a time zone of the IANA database such as 'Europe/Berlin', got {value!r}"
         )

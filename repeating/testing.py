@@ -42,13 +42,26 @@ def _finite(value: object, argument: str) -> float:
     return float(value)
 
 
+# Wall-clock schedules turn the clock's time into datetimes: it must stay
+# within years 1970 to 3000.
+_LAST_START = 32503680000.0
+
+
 def _to_start(value: float | datetime) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             msg = f"start must be a timezone-aware datetime or a timestamp, got {value!r}"
             raise ValueError(msg)
-        return value.timestamp()
-    return _finite(value, "start")
+        start = value.timestamp()
+    else:
+        try:
+            start = _finite(value, "start")
+        except OverflowError:
+            start = math.inf
+    if not 0 <= start <= _LAST_START:
+        msg = f"start must be from 1970 to 3000 (0 to {_LAST_START:.0f} s), got {value!r}"
+        raise ValueError(msg)
+    return start
 
 
 def _check_timeout(_: object, __: attrs.Attribute[float], value: object) -> None:

@@ -474,3 +474,96 @@ async def test_tasks_registers_a_repeat_at_function() -> None:
     async with tasks:
         await clock.advance(60)
     assert fires.at == ["2026-06-01T10:01:00+00:00"]
+
+
+def test_latest_includes_an_exact_fire_time() -> None:
+    """Cron.latest(t) is t itself when t is a fire time (cronsim steps back first)."""
+    from repeating._cron import Cron
+
+    every_second = Cron("* * * * * *")
+    assert every_second.latest(1000.0) == 1000.0
+    assert every_second.latest(1000.5) == 1000.0
+    assert Cron("0 * * * *").latest(7200.0) == 7200.0
+
+
+async def test_a_jump_past_the_counting_limit_still_runs_once() -> None:
+    """A per-second job whose wall clock jumps 2 h: one run, 1000 counted, no second run."""
+    t0 = datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC)
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(time.time())
+
+    with freeze_time(t0, real_asyncio=True) as frozen:
+        task = RepeatedTask(func=job, cron="* * * * * *")
+        task.start()
+        await until(lambda: task.next_run_at is not None)
+        frozen.move_to(t0 + timedelta(hours=2))
+        await until(lambda: task.count == 1 and task.next_run_at is not None)
+        await asyncio.sleep(0.05)
+        assert len(runs) == 1
+        assert task.skipped == 1000
+        task.stop()
+        await task.join()
+
+
+@pytest.mark.parametrize("tz", ["Europe", "America/Argentina", "a" * 5000])
+def test_a_tz_that_is_no_zone_is_refused_with_a_value_error(tz: str) -> None:
+    """A directory of the zone database, or an absurd name, is a ValueError naming tz."""
+    with pytest.raises(ValueError, match="tz must name a time zone of the IANA database"):
+        RepeatedTask(func=lambda: None, cron="0 3 * * *", tz=tz)
+
+
+def test_a_tzinfo_that_does_not_work_is_refused() -> None:
+    """A bare tzinfo() cannot give an offset: refused at construction."""
+    from datetime import tzinfo
+
+    with pytest.raises(ValueError, match="tz must be a working tzinfo"):
+        RepeatedTask(func=lambda: None, cron="0 3 * * *", tz=tzinfo())  # type: ignore[abstract]
+
+
+async def test_trigger_while_paused_counts_no_skipped_fire_times() -> None:
+    """Paused for 35 min of a '*/10' job, one trigger(): one run and nothing skipped."""
+    clock = VirtualClock(start=datetime(2026, 6, 1, 0, 0, 30, tzinfo=UTC))
+    task = RepeatedTask(func=lambda: None, cron="*/10 * * * *", clock=clock)
+    task.start()
+    await clock.advance(1)
+    task.pause()
+    await clock.advance(35 * 60)
+    task.trigger()
+    await clock.advance(1)
+    task.resume()
+    await clock.advance(1)
+    assert (task.count, task.skipped) == (1, 0)
+    task.stop()
+    await task.join()
+
+
+async def test_timestamps_follow_the_clock_of_the_schedule() -> None:
+    """On VirtualClock(start=2030-...), a cron task's last_started_at is in 2030 too."""
+    clock = VirtualClock(start=datetime(2030, 1, 1, 2, 59, tzinfo=UTC))
+    task = RepeatedTask(func=lambda: None, cron="0 3 * * *", clock=clock)
+    task.start()
+    await clock.advance(60)
+    assert task.last_started_at == datetime(2030, 1, 1, 3, 0, tzinfo=UTC)
+    assert task.last_finished_at == datetime(2030, 1, 1, 3, 0, tzinfo=UTC)
+    assert task.next_run_at == datetime(2030, 1, 2, 3, 0, tzinfo=UTC)
+    task.stop()
+    await task.join()
+
+
+def test_evolve_turns_a_cron_task_into_an_interval_task() -> None:
+    """attrs.evolve(task, cron=None, seconds=5) works without clearing tz by hand."""
+    import attrs
+
+    nightly = RepeatedTask(func=lambda: None, cron="0 3 * * *")
+    assert nightly.tz is UTC
+    every_five = attrs.evolve(nightly, cron=None, seconds=5)
+    assert (every_five.seconds, every_five.cron, every_five.tz) == (5.0, None, None)
+
+
+@pytest.mark.parametrize("start", [-1.0, 1e12, 10**400])
+def test_virtual_clock_start_stays_within_datetimes(start: float) -> None:
+    """A start a cron schedule could not turn into dates is refused."""
+    with pytest.raises(ValueError, match="start must be from 1970 to 3000"):
+        VirtualClock(start=start)

@@ -179,3 +179,63 @@ async def test_the_timeout_error_shows_where_the_run_was_waiting(clock: VirtualC
     assert "stuck_in_upstream_call" in [frame.name for frame in frames]
     task.cancel()
     await task.join()
+
+
+class Fatal(BaseException):
+    """Ends a loop, as KeyboardInterrupt would."""
+
+
+@pytest.mark.parametrize("schedule", [{"seconds": 60}, {"cron": "* * * * *"}])
+async def test_a_run_ended_by_a_base_exception_leaves_no_timeout_behind(
+    schedule: dict[str, object],
+) -> None:
+    """After a BaseException ended a timed run, the restarted task is not cancelled by
+    the old deadline."""
+    clock = VirtualClock(start=1_800_000_000)
+    calls = [0]
+
+    async def job() -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise Fatal
+        await clock.sleep(5)  # well within the timeout
+
+    task = RepeatedTask(func=job, timeout=30, clock=clock, **schedule)  # type: ignore[arg-type]
+    task.start()
+    await clock.advance(60)
+    with pytest.raises(Fatal):
+        await task.join()
+    await clock.advance(10)
+    task.start()
+    await clock.advance(120)
+    assert task.running
+    assert task.failures == 0
+    task.cancel()
+    await task.join()
+
+
+async def test_a_run_that_turns_its_timeout_into_another_error_is_a_timeout(
+    clock: VirtualClock,
+) -> None:
+    """A run that raises ConnectionError on cancellation: TimeoutError (caused by it), and
+    the loop lives on: trigger() and the next tick still run."""
+
+    async def job() -> None:
+        try:
+            await clock.sleep(100)
+        except asyncio.CancelledError:
+            raise ConnectionError("aborted") from None
+
+    task = RepeatedTask(func=job, seconds=60, timeout=30, clock=clock)
+    task.start()
+    await clock.advance(30)
+    assert isinstance(task.last_error, TimeoutError)
+    assert isinstance(task.last_error.__cause__, ConnectionError)
+    assert task.running
+    task.trigger()
+    await clock.advance(60)
+    assert task.running
+    assert task.count == 3
+    assert task.failures == 3
+    task.cancel()
+    await task.join()
