@@ -27,5 +27,5 @@ fi
 .venv/bin/ruff check .
 .venv/bin/mypy
 # Strict: a broken link, a missing page or an undocumented public name fails.
-.venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 .venv/bin/python -m pytest "$@"
