@@ -20,7 +20,11 @@ class Clock(Protocol):
     """
 
     def time(self) -> float:
-        """Now, in seconds, on a monotonic scale."""
+        """Now, in seconds, never going back.
+
+        Interval schedules measure their periods with it. Wall-clock schedules
+        (cron, and tasks with a lock) read it as Unix time.
+        """
 
     def sleep_until(self, deadline: float) -> Awaitable[None]:
         """Wait until `time()` has reached `deadline` (`math.inf`: until cancelled)."""

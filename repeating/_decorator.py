@@ -36,7 +36,7 @@ def repeat_every(
     fixed_delay: bool = False,
     jitter: float = 0.0,
     timeout: float | timedelta | None = None,
-) -> Callable[[Callable[[], object]], _Starter]:
+) -> Callable[[Callable[[], object]], Callable[[], Coroutine[Any, Any, RepeatedTask]]]:
     """Turn a zero-argument function into an async starter of a `RepeatedTask`.
 
     Awaiting the decorated function builds a `RepeatedTask` with these options,
@@ -64,8 +64,8 @@ def repeat_every(
         timeout: Cancel a run after this many seconds; it fails with `TimeoutError`.
 
     Returns:
-        A decorator; the decorated function, awaited, returns the started
-        `RepeatedTask`.
+        A decorator. The decorated function, awaited, starts a `RepeatedTask`
+            and returns it.
 
     Raises:
         TypeError: A mistyped argument, or a function that cannot be called
@@ -103,7 +103,7 @@ def repeat_at(
     *,
     cron: str,
     tz: str | tzinfo = "UTC",
-    wait_first: float | None = False,
+    wait_first: float | timedelta | None = None,
     max_repetitions: int | None = None,
     logger: logging.Logger | None = None,
     raise_exceptions: bool = False,
@@ -113,8 +113,8 @@ def repeat_at(
     clock: Clock | None = None,
     lock: Lock | None = None,
     timeout: float | timedelta | None = None,
-) -> Callable[[Callable[[], object]], _SyncStarter]:
-    """`repeat_every` for a cron schedule: a drop-in for `fastapi_utilities.repeat_at`.
+) -> Callable[[Callable[[], object]], Callable[[], RepeatedTask]]:
+    """`repeat_every` for a cron schedule, replacing `fastapi_utilities.repeat_at`.
 
     As with fastapi-utilities, *calling* the decorated function (no `await`)
     starts a `RepeatedTask` and returns it; it needs a running event loop, so
@@ -128,9 +128,9 @@ def repeat_at(
     `repeating[cron]` extra.
 
     Args:
-        cron: A cron expression, five fields or six (seconds first).
+        cron: A cron expression of five fields, or a nickname such as `@daily`.
         tz: The time zone of `cron`, an IANA name or a `tzinfo`.
-        wait_first: A number of seconds: skip the fire times right after start.
+        wait_first: Seconds after start during which fire times are skipped.
         max_repetitions: The number of runs after which the loop ends.
         logger: Where failures are logged; the `repeating` logger by default.
         raise_exceptions: End the loop at the first failure and re-raise it
@@ -143,8 +143,8 @@ def repeat_at(
         timeout: Cancel a run after this many seconds; it fails with `TimeoutError`.
 
     Returns:
-        A decorator; the decorated function, called, starts a `RepeatedTask`
-        and returns it.
+        A decorator. The decorated function, called, starts a `RepeatedTask`
+            and returns it.
 
     Raises:
         ValueError: An invalid expression or time zone, a six-field

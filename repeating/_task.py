@@ -261,7 +261,8 @@ class RepeatedTask:
     failures = ReadOnly[int](of="_state")
     """Runs that raised."""
     skipped = ReadOnly[int](of="_state")
-    """Ticks skipped because a run overran."""
+    """Ticks or fire times not run: a run overran them, the wall clock jumped
+    past them (cron), or another process ran them (`lock=`)."""
     last_error = ReadOnly[Exception | None](of="_state")
     """The latest failure's exception."""
     handle = ReadOnly["asyncio.Task[None] | None"](of="_state")

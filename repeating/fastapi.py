@@ -117,11 +117,18 @@ def _check_grace(_: object, __: attrs.Attribute[Any], value: object) -> None:
 class Tasks:
     """The periodic tasks of one app, started and stopped with it.
 
-    Register `RepeatedTask` instances and functions decorated with
-    `repeat_every` with `add()`. `startup()` starts them all; `shutdown()`
-    stops them, lets runs in progress finish for up to `grace` seconds,
-    cancels what is left and joins. `async with tasks:` and `lifespan()` do
-    both at the right moments.
+    Register `RepeatedTask` instances, and functions decorated with
+    `repeat_every` or `repeat_at`, with `add()`. `startup()` starts them all;
+    `shutdown()` stops them, lets runs in progress finish for up to `grace`
+    seconds, cancels what is left and joins. `async with tasks:` and
+    `lifespan()` do both at the right moments. While started, `tasks[name]`
+    is the running task of that name, `iter(tasks)` and `len(tasks)` go over
+    them; a decorated function gets a new task, with new counters, at each
+    startup.
+
+    Keyword Args:
+        grace (float): Seconds that runs in progress get at shutdown before
+            they are cancelled. Defaults to 10.
 
     Added in version 0.1.
     """

@@ -83,6 +83,11 @@ class VirtualClock:
     task on this clock to reach its next sleep (a run blocked on something
     only the test can release would otherwise hang the test).
 
+    Keyword Args:
+        start (float | datetime): The initial time: a Unix timestamp or an
+            aware datetime, from 1970 to 3000. Defaults to 0.
+        settle_timeout (float): Real seconds; defaults to 5.
+
     Added in version 0.1.
     """
 
@@ -99,7 +104,7 @@ class VirtualClock:
     )
 
     def time(self) -> float:
-        """The virtual time, in seconds; it starts at 0."""
+        """The virtual time, in seconds; it starts at `start` (0 by default)."""
         return self._now
 
     async def sleep_until(self, deadline: float) -> None:
