@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import logging
 import re
 import types
 from collections.abc import Awaitable, Callable
@@ -204,15 +203,15 @@ async def _in_thread(func: Callable[..., object], *args: object) -> object:
     run = asyncio.ensure_future(anyio.to_thread.run_sync(func, *args))
     try:
         return await asyncio.shield(run)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as cancel:
         while not run.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait((run,))
         failure = None if run.cancelled() else run.exception()
         if failure is not None:
-            logging.getLogger("repeating").error(
-                "%s failed while its task was being cancelled", describe(func), exc_info=failure
-            )
+            # The task, which knows its logger and name, logs it (or chains it
+            # to its TimeoutError).
+            cancel.__cause__ = failure
         raise
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Callable, Coroutine
 from datetime import timedelta, tzinfo
 from typing import Any
@@ -15,10 +16,22 @@ from repeating._clock import Clock
 from repeating._task import RepeatedTask
 from repeating.locks import Lock
 
-__all__ = ["repeat_at", "repeat_every"]
+__all__ = ["is_starter", "repeat_at", "repeat_every"]
 
 _Starter = Callable[[], Coroutine[Any, Any, RepeatedTask]]
 _SyncStarter = Callable[[], RepeatedTask]
+
+# The functions the decorators made, so that Tasks.add() can refuse a plain
+# function someone forgot to decorate. Weak: it keeps none of them alive.
+_MADE: weakref.WeakSet[Callable[[], object]] = weakref.WeakSet()
+
+
+def is_starter(obj: object) -> bool:
+    """Whether `obj` is a function made by `repeat_every` or `repeat_at`."""
+    try:
+        return obj in _MADE
+    except TypeError:  # not weak-referenceable: not ours
+        return False
 
 
 def repeat_every(
@@ -185,6 +198,7 @@ def repeat_at(
             task.start()
             return task
 
+        _MADE.add(start)
         return start
 
     return decorate
@@ -200,4 +214,5 @@ def _starter(template: RepeatedTask) -> _Starter:
         task.start()
         return task
 
+    _MADE.add(start)
     return start

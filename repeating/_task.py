@@ -300,9 +300,12 @@ class RepeatedTask:
         )
         if self._cron is None and self._tz is None and self._seconds is not None:
             # The defaults need no checking: skipped, constructing many tasks is cheaper.
-            if self._fixed_delay is False and self._jitter.__class__ is float and not self._jitter:
-                pass
-            else:
+            if not (
+                self._lock is None
+                and self._fixed_delay is False
+                and self._jitter.__class__ is float
+                and not self._jitter
+            ):
                 check.schedule_options(
                     seconds=self._seconds,
                     fixed_delay=self._fixed_delay,
@@ -342,7 +345,10 @@ class RepeatedTask:
             fixed_delay=self._fixed_delay,
             jitter=self._jitter,
         )
-        self._schedule()  # parses the expression and the zone: bad ones fail here
+        # Resolved once ("local" reads the environment): a task that passed
+        # here never fails on it later.
+        self._tz = check.to_tz(timezone.utc if self._tz is None else self._tz)
+        self._schedule()  # parses the expression: a bad one fails here
 
     def _schedule(self) -> Schedule:
         """The wall-clock schedule: the cron expression's, or a lock's grid."""
@@ -352,17 +358,16 @@ class RepeatedTask:
         # Imported here: the cron extra is optional.
         from repeating._cron import Cron
 
-        return Cron(self._cron, self._zone())
-
-    def _zone(self) -> tzinfo:
-        # The argument is kept as given, so that attrs.evolve(task, cron=None,
-        # seconds=...) needs no tz=None.
-        return check.to_tz(timezone.utc if self._tz is None else self._tz)
+        assert isinstance(self._tz, tzinfo)
+        return Cron(self._cron, self._tz)
 
     @property
     def tz(self) -> tzinfo | None:
-        """The time zone of the cron expression (UTC by default), or None for an interval."""
-        return None if self._cron is None else self._zone()
+        """The time zone of the cron expression (UTC by default), or None for an interval.
+
+        To make an interval task of a cron task, `attrs.evolve(task, cron=None,
+        tz=None, seconds=...)`."""
+        return None if self._cron is None else self._tz  # type: ignore[return-value]
 
     @property
     def last_started_at(self) -> datetime | None:
@@ -388,7 +393,7 @@ class RepeatedTask:
     def schedule(self) -> str:
         """The schedule, for people: `every 60s`, `cron '0 3 * * *' (Europe/Berlin)`."""
         if self._cron is not None:
-            return f"cron {self._cron!r} ({self._zone()})"
+            return f"cron {self._cron!r} ({self._tz})"
         return f"every {self._seconds:g}s"
 
     def __repr__(self) -> str:
@@ -605,7 +610,8 @@ class RepeatedTask:
                     start, tick = now, 1
                 if now > start + tick * self._seconds:
                     tick = self._skip(tick, (now - start) / self._seconds)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            self._report_lost(exc)
             if not st.cancelled_by_us:
                 raise
         except BaseException as exc:
@@ -635,6 +641,9 @@ class RepeatedTask:
         fire = schedule.first(wall(), delay)
         remaining = self._max_repetitions
         outage = False
+        # Whether a pause began since the last scheduled run: the fire times it
+        # covered are not counted as skipped, even when a trigger() runs then.
+        was_paused = False
         try:
             while not st.stopping:
                 claim: Claim | None = None
@@ -644,12 +653,14 @@ class RepeatedTask:
                     st.tick = None
                 else:
                     now = wall()
+                    was_paused = was_paused or st.paused
                     if st.paused or fire - now > _EARLY:
                         wait = math.inf if st.paused else min(fire - now, recheck)
                         woken = not await self._sleep(sleeper, wait, fire)
                         if woken and wait == math.inf and not st.paused:
                             # Resumed: from now on, without the fire times missed.
                             fire = self._next(schedule, fire, wall(), count=False)
+                            was_paused = False
                         continue
                     # Due. After a suspend or a clock step only the latest
                     # fire time that has passed runs; the others are skipped.
@@ -696,9 +707,12 @@ class RepeatedTask:
                     if remaining == 0:
                         await self._completed()
                         return
-                # Fire times that passed while paused are not counted as skipped.
-                fire = self._next(schedule, fire, wall(), count=not st.paused)
-        except asyncio.CancelledError:
+                was_paused = was_paused or st.paused
+                fire = self._next(schedule, fire, wall(), count=not was_paused)
+                if not st.paused:
+                    was_paused = False
+        except asyncio.CancelledError as exc:
+            self._report_lost(exc)
             if not st.cancelled_by_us:
                 raise
         except BaseException as exc:
@@ -781,9 +795,10 @@ class RepeatedTask:
         """The failure of a run that raised CancelledError; re-raises a real cancellation."""
         if self._state.guard is not None and self._disarm():
             if _uncancel() == 0:
-                # Chained, so that the log shows where the run was waiting.
+                # Chained, so that the log shows where the run was waiting, or
+                # what a sync run raised once its thread returned.
                 error = self._timeout_error()
-                error.__cause__ = exc
+                error.__cause__ = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
                 return error
             raise exc  # the loop is being cancelled as well
         if _cancelling(self._state.handle) != 0:
@@ -808,9 +823,27 @@ class RepeatedTask:
         if timed_out and _uncancel() == 0:
             return self._timeout_error()
         if timed_out or _cancelling(self._state.handle):
-            # The run swallowed a cancellation meant for the loop.
+            if not self._state.cancelled_by_us:
+                self._log.warning(
+                    "repeated task %r: run %d returned although its task was being "
+                    "cancelled; the loop ends. (A run that swallows CancelledError, or on "
+                    "Python 3.11 CPython's gh-116720 after an asyncio.TaskGroup failure.)",
+                    self._name,
+                    self._state.count,
+                )
             raise asyncio.CancelledError
         return None
+
+    def _report_lost(self, cancel: asyncio.CancelledError) -> None:
+        """Log the exception a sync run raised after its task was cancelled."""
+        failure = cancel.__cause__
+        if isinstance(failure, Exception):
+            self._log.error(
+                "repeated task %r: run %d failed while its task was being cancelled",
+                self._name,
+                self._state.count,
+                exc_info=failure,
+            )
 
     def _timeout_error(self) -> TimeoutError:
         msg = (

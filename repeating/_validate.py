@@ -6,7 +6,7 @@ import logging
 import math
 import numbers
 import os
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +29,8 @@ __all__ = [
 MAX_SECONDS = 1e9
 # Below a microsecond, a period means nothing to an event loop.
 MIN_PERIOD = 1e-6
+# A wall-clock grid needs periods that Unix timestamps can still tell apart.
+MIN_LOCKED_PERIOD = 1e-3
 
 
 def _as_seconds(value: object, argument: str) -> float:
@@ -80,6 +82,13 @@ def to_timeout(value: float | timedelta | None) -> float | None:
 def to_tz(value: object) -> tzinfo:
     """A time zone from an IANA name such as "Europe/Berlin", "local", or a tzinfo."""
     if isinstance(value, tzinfo):
+        if hasattr(value, "localize"):
+            # pytz zones give wrong offsets unless every datetime is localize()d.
+            msg = (
+                f"tz: pytz time zones are not supported, got {value!r}; pass the zone's "
+                "name (tz='Europe/Berlin') or a zoneinfo.ZoneInfo"
+            )
+            raise TypeError(msg)
         try:
             datetime.now(value)
         except Exception as exc:
@@ -102,23 +111,35 @@ def to_tz(value: object) -> tzinfo:
 
 
 def _local_zone() -> tzinfo:
-    """The system's time zone, with its daylight-saving rules: $TZ, else /etc/localtime.
+    """The system's time zone, with its daylight-saving rules, as the C library finds it.
 
+    $TZ (a zone name, or a path to a zone file), else /etc/localtime, else UTC.
     Not `datetime.now().astimezone().tzinfo`, a fixed offset that knows no
     daylight saving time.
     """
     name = os.environ.get("TZ", "").removeprefix(":")
+    if name.startswith("/"):
+        return _zone_file(name, f"TZ={name!r}")
     if name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            msg = f"tz='local': TZ={name!r} does not name a time zone of the IANA database"
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            msg = (
+                f"tz='local': TZ={name!r} does not name a time zone of the IANA database "
+                "(POSIX rules such as 'JST-9' are not supported: name the zone, 'Asia/Tokyo')"
+            )
             raise ValueError(msg) from exc
+    if not os.path.exists("/etc/localtime"):
+        return timezone.utc  # as the C library does without a configured zone
+    return _zone_file("/etc/localtime", "/etc/localtime")
+
+
+def _zone_file(path: str, what: str) -> tzinfo:
     try:
-        with open("/etc/localtime", "rb") as file:
-            return ZoneInfo.from_file(file, key="localtime")
+        with open(path, "rb") as file:
+            return ZoneInfo.from_file(file, key=path)
     except (OSError, ValueError) as exc:
-        msg = "tz='local': the system's time zone is unknown (no TZ, no /etc/localtime)"
+        msg = f"tz='local': {what} is not a readable zone file ({exc})"
         raise ValueError(msg) from exc
 
 
@@ -219,6 +240,12 @@ def schedule_options(*, seconds: float, fixed_delay: object, jitter: object, loc
         raise TypeError(msg)
     if not math.isfinite(jitter) or not 0 <= jitter < seconds:
         msg = f"jitter must be >= 0 and smaller than seconds ({seconds:g}), got {jitter!r}"
+        raise ValueError(msg)
+    if lock is not None and seconds < MIN_LOCKED_PERIOD:
+        msg = (
+            f"seconds must be at least {MIN_LOCKED_PERIOD:g} with lock=, got {seconds!r}: "
+            "locked ticks are wall-clock timestamps, and claims take a round trip"
+        )
         raise ValueError(msg)
     if lock is not None and (fixed_delay or jitter):
         msg = (

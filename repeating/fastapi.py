@@ -31,6 +31,7 @@ import attrs
 from fastapi import APIRouter, HTTPException, Query, params
 from pydantic import BaseModel
 
+from repeating._decorator import is_starter
 from repeating._task import RepeatedTask
 
 __all__ = ["TaskStatus", "Tasks"]
@@ -158,8 +159,11 @@ class Tasks:
         if isinstance(entry, RepeatedTask):
             self._check_unique(entry.name, self._current)
             self._current[entry.name] = entry
-        elif not callable(given):
-            msg = f"add() takes a RepeatedTask or a repeat_every function, got {entry!r}"
+        elif not is_starter(given):
+            msg = (
+                "add() takes a RepeatedTask, or a function decorated with repeat_every or "
+                f"repeat_at; got {entry!r}"
+            )
             raise TypeError(msg)
         self._entries.append(entry)
         return entry

@@ -93,7 +93,14 @@ class VirtualClock:
 
     settle_timeout: float = attrs.field(default=5.0, kw_only=True, validator=_check_timeout)
     """Real seconds `advance()` waits for a task to settle before it raises RuntimeError."""
-    _now: float = attrs.field(default=0.0, kw_only=True, alias="start", converter=_to_start)
+    # Converted once, at construction: advance() may take time past year 3000.
+    _now: float = attrs.field(
+        default=0.0,
+        kw_only=True,
+        alias="start",
+        converter=_to_start,
+        on_setattr=attrs.setters.NO_OP,
+    )
     _timers: list[tuple[float, int, asyncio.Future[None]]] = attrs.field(
         factory=list, init=False, repr=False
     )

@@ -553,13 +553,16 @@ async def test_timestamps_follow_the_clock_of_the_schedule() -> None:
 
 
 def test_evolve_turns_a_cron_task_into_an_interval_task() -> None:
-    """attrs.evolve(task, cron=None, seconds=5) works without clearing tz by hand."""
+    """attrs.evolve(task, cron=None, tz=None, seconds=5) makes an interval task; without
+    tz=None the resolved zone is refused, with a message naming it."""
     import attrs
 
     nightly = RepeatedTask(func=lambda: None, cron="0 3 * * *")
     assert nightly.tz is UTC
-    every_five = attrs.evolve(nightly, cron=None, seconds=5)
+    every_five = attrs.evolve(nightly, cron=None, tz=None, seconds=5)
     assert (every_five.seconds, every_five.cron, every_five.tz) == (5.0, None, None)
+    with pytest.raises(TypeError, match="tz applies to cron schedules only, got tz="):
+        attrs.evolve(nightly, cron=None, seconds=5)
 
 
 @pytest.mark.parametrize("start", [-1.0, 1e12, 10**400])
@@ -567,3 +570,79 @@ def test_virtual_clock_start_stays_within_datetimes(start: float) -> None:
     """A start a cron schedule could not turn into dates is refused."""
     with pytest.raises(ValueError, match="start must be from 1970 to 3000"):
         VirtualClock(start=start)
+
+
+def test_local_zone_is_resolved_once_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tz='local' reads TZ when the task is built; later changes to TZ do not move it."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    task = RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="local")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert str(task.tz) == "Europe/Berlin"
+    assert task.schedule == "cron '0 3 * * *' (Europe/Berlin)"
+
+
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [(":/usr/share/zoneinfo/Asia/Tokyo", "/usr/share/zoneinfo/Asia/Tokyo"), (":UTC", "UTC")],
+)
+def test_local_zone_takes_the_forms_of_tz_the_c_library_takes(
+    monkeypatch: pytest.MonkeyPatch, value: str, zone: str
+) -> None:
+    """TZ=':/path/to/zone' and TZ=':Name' work; a POSIX rule is refused with advice."""
+    if zone.startswith("/") and not Path(zone).exists():
+        pytest.skip(f"{zone} is not on this machine")
+    monkeypatch.setenv("TZ", value)
+    task = RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="local")
+    assert str(task.tz) == zone
+    monkeypatch.setenv("TZ", "JST-9")
+    with pytest.raises(ValueError, match="POSIX rules such as 'JST-9' are not supported"):
+        RepeatedTask(func=lambda: None, cron="0 3 * * *", tz="local")
+
+
+def test_pytz_zones_are_refused() -> None:
+    """A tzinfo with localize() (pytz) would give wrong offsets: refused, with advice."""
+    from datetime import timezone as dt_timezone
+
+    class PytzLike(dt_timezone.__base__):  # type: ignore[misc,name-defined]
+        def localize(self, value: object) -> object:
+            return value
+
+        def utcoffset(self, value: object) -> timedelta:
+            return timedelta(0)
+
+    with pytest.raises(TypeError, match="pytz time zones are not supported"):
+        RepeatedTask(func=lambda: None, cron="0 3 * * *", tz=PytzLike())
+
+
+async def test_a_resume_during_a_triggered_run_counts_nothing_skipped() -> None:
+    """Paused 10 min; trigger(); resume() while that run goes on: nothing counted skipped."""
+    clock = VirtualClock(start=1_700_000_000)
+
+    async def job() -> None:
+        await clock.sleep(1)
+
+    task = RepeatedTask(func=job, cron="* * * * *", clock=clock)
+    task.start()
+    await clock.advance(1)
+    task.pause()
+    await clock.advance(600)
+    task.trigger()
+    await clock.advance(0.5)
+    task.resume()
+    await clock.advance(1)
+    assert (task.count, task.skipped) == (1, 0)
+    task.cancel()
+    await task.join()
+
+
+def test_a_locked_period_below_a_millisecond_is_refused(tmp_path: Path) -> None:
+    """lock= with seconds=1e-6: refused, as timestamps cannot tell such ticks apart."""
+    with pytest.raises(ValueError, match=r"seconds must be at least 0\.001 with lock="):
+        RepeatedTask(func=lambda: None, seconds=1e-6, lock=FileLock(tmp_path))
+
+
+async def test_the_virtual_clock_may_run_past_its_start_range() -> None:
+    """The 1970-3000 range applies to start only: advance() may go beyond it."""
+    clock = VirtualClock(start=32_503_680_000)
+    await clock.advance(1)
+    assert clock.time() == 32_503_680_001

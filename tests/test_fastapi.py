@@ -94,7 +94,7 @@ def test_add_refuses_duplicates_and_junk() -> None:
     with pytest.raises(ValueError, match="two tasks are named 'purge'"):
         tasks.add(RepeatedTask(func=lambda: None, seconds=1, name="purge"))
     with pytest.raises(
-        TypeError, match="add\\(\\) takes a RepeatedTask or a repeat_every function, got 3"
+        TypeError, match="add\\(\\) takes a RepeatedTask, or a function decorated with"
     ):
         tasks.add(3)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="grace must be a finite number of seconds >= 0, got -1"):
@@ -372,3 +372,17 @@ async def test_shutdown_gives_up_on_a_run_that_ignores_cancellation(
         await task.join()
     assert took < 3
     assert "repeated task 'stubborn' ignored its cancellation" in caplog.text
+
+
+def test_add_refuses_a_function_that_was_not_decorated() -> None:
+    """A plain function passed to add() is refused at once, not run at startup."""
+    from repeating.fastapi import Tasks
+
+    ran: list[int] = []
+
+    def purge() -> None:
+        ran.append(1)
+
+    with pytest.raises(TypeError, match="a function decorated with repeat_every or repeat_at"):
+        Tasks().add(purge)  # type: ignore[type-var]
+    assert ran == []

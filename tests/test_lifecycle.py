@@ -378,8 +378,11 @@ async def test_cancelled_error_from_function_is_a_failure(
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="needs Task.cancelling() (3.11+)")
-async def test_swallowed_cancellation_still_ends_the_loop() -> None:
-    """A run that swallows the app's cancellation does not keep the loop alive."""
+async def test_swallowed_cancellation_still_ends_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run that swallows the app's cancellation does not keep the loop alive, and the
+    end is logged (it is also how CPython's gh-116720 shows, after a TaskGroup)."""
     started = asyncio.Event()
 
     async def stubborn() -> None:
@@ -395,6 +398,7 @@ async def test_swallowed_cancellation_still_ends_the_loop() -> None:
     await task.join()
     assert task.handle.cancelled()
     assert task.count == 1
+    assert "run 1 returned although its task was being cancelled; the loop ends" in caplog.text
 
 
 async def test_cancel_before_first_step_leaves_task_restartable(clock: VirtualClock) -> None:

@@ -239,3 +239,59 @@ async def test_a_run_that_turns_its_timeout_into_another_error_is_a_timeout(
     assert task.failures == 3
     task.cancel()
     await task.join()
+
+
+async def test_a_timed_out_sync_run_that_raises_is_logged_on_the_task_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sync run past its timeout that then raises: the TimeoutError is caused by that
+    exception, logged on the task's logger under its name."""
+    release = threading.Event()
+
+    def job() -> None:
+        release.wait(5)
+        raise ValueError("the real problem")
+
+    failed = asyncio.Event()
+    task = RepeatedTask(
+        func=job,
+        seconds=3600,
+        timeout=0.05,
+        name="sync-job",
+        logger=logging.getLogger("myapp"),
+        on_exception=lambda _: failed.set(),
+    )
+    task.start()
+    while "exceeded its timeout" not in caplog.text:  # noqa: ASYNC110 - waiting for a log line
+        await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(failed.wait(), 5)
+    assert isinstance(task.last_error, TimeoutError)
+    assert isinstance(task.last_error.__cause__, ValueError)
+    assert {r.name for r in caplog.records} == {"myapp"}
+    assert "'_call'" not in caplog.text
+    task.stop()
+    await task.join()
+
+
+async def test_a_sync_run_that_raises_after_cancel_is_logged_on_the_task_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """cancel() during a sync run that then raises: logged on the task's logger, by name."""
+    started, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        started.set()
+        release.wait(5)
+        raise ValueError("while cancelled")
+
+    task = RepeatedTask(func=job, seconds=3600, name="sync-job", logger=logging.getLogger("myapp"))
+    task.start()
+    while not started.is_set():  # noqa: ASYNC110 - a thread sets it
+        await asyncio.sleep(0.01)
+    task.cancel()
+    release.set()
+    await task.join()
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.name == "myapp"
+    assert "'sync-job': run 1 failed while its task was being cancelled" in record.getMessage()
