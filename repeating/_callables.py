@@ -61,6 +61,8 @@ def _is_plain_function(func: object) -> TypeGuard[types.FunctionType]:
 
 def qualname(func: object) -> str:
     """A readable name for `func`: its qualified name, or its class's."""
+    if type(func) is types.FunctionType:
+        return func.__qualname__  # the common case; a wrapper copies its wrapped's
     target = _unwrap(func)
     name = getattr(target, "__qualname__", None)
     if isinstance(name, str):

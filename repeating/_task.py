@@ -289,15 +289,25 @@ class RepeatedTask:
         tasks cheap. A subclass that defines its own __attrs_post_init__ must
         call this one (`super().__attrs_post_init__()`).
         """
-        check.options(
-            max_repetitions=self._max_repetitions,
-            logger=self._logger,
-            raise_exceptions=self._raise_exceptions,
-            on_complete=self._on_complete,
-            on_exception=self._on_exception,
-            clock=self._clock,
-            lock=self._lock,
-        )
+        # All defaults need no checking: constructing many tasks is cheaper.
+        if not (
+            self._max_repetitions is None
+            and self._logger is None
+            and self._raise_exceptions is False
+            and self._on_complete is None
+            and self._on_exception is None
+            and self._clock is None
+            and self._lock is None
+        ):
+            check.options(
+                max_repetitions=self._max_repetitions,
+                logger=self._logger,
+                raise_exceptions=self._raise_exceptions,
+                on_complete=self._on_complete,
+                on_exception=self._on_exception,
+                clock=self._clock,
+                lock=self._lock,
+            )
         if self._cron is None and self._tz is None and self._seconds is not None:
             # The defaults need no checking: skipped, constructing many tasks is cheaper.
             if not (
