@@ -11,7 +11,6 @@ from typing import Any
 
 import attrs
 
-from repeating._callables import qualname
 from repeating._clock import Clock
 from repeating._task import RepeatedTask
 from repeating.locks import Lock
@@ -90,7 +89,7 @@ def repeat_every(
 
     def decorate(func: Callable[[], object]) -> _Starter:
         # Built now so that bad options fail at decoration, not at startup.
-        return _starter(
+        return _async_starter(
             RepeatedTask(
                 func=func,
                 seconds=seconds,
@@ -100,7 +99,7 @@ def repeat_every(
                 raise_exceptions=raise_exceptions,
                 on_complete=on_complete,
                 on_exception=on_exception,
-                name=name if name is not None else qualname(func),
+                name=name,
                 clock=clock,
                 lock=lock,
                 fixed_delay=fixed_delay,
@@ -176,43 +175,50 @@ def repeat_at(
         raise ValueError(msg)
 
     def decorate(func: Callable[[], object]) -> _SyncStarter:
-        template = RepeatedTask(
-            func=func,
-            cron=cron,
-            tz=tz,
-            wait_first=wait_first,
-            max_repetitions=max_repetitions,
-            logger=logger,
-            raise_exceptions=raise_exceptions,
-            on_complete=on_complete,
-            on_exception=on_exception,
-            name=name if name is not None else qualname(func),
-            clock=clock,
-            lock=lock,
-            timeout=timeout,
+        return _sync_starter(
+            RepeatedTask(
+                func=func,
+                cron=cron,
+                tz=tz,
+                wait_first=wait_first,
+                max_repetitions=max_repetitions,
+                logger=logger,
+                raise_exceptions=raise_exceptions,
+                on_complete=on_complete,
+                on_exception=on_exception,
+                name=name,
+                clock=clock,
+                lock=lock,
+                timeout=timeout,
+            )
         )
-
-        @functools.wraps(func)
-        def start() -> RepeatedTask:
-            task = attrs.evolve(template)
-            task.start()
-            return task
-
-        _MADE.add(start)
-        return start
 
     return decorate
 
 
-def _starter(template: RepeatedTask) -> _Starter:
-    func = template.func
-    assert func is not None
+def _started_copy(template: RepeatedTask) -> RepeatedTask:
+    task = attrs.evolve(template)
+    task.start()
+    return task
 
-    @functools.wraps(func)
+
+def _async_starter(template: RepeatedTask) -> _Starter:
+    assert template.func is not None
+
+    @functools.wraps(template.func)
     async def start() -> RepeatedTask:
-        task = attrs.evolve(template)
-        task.start()
-        return task
+        return _started_copy(template)
+
+    _MADE.add(start)
+    return start
+
+
+def _sync_starter(template: RepeatedTask) -> _SyncStarter:
+    assert template.func is not None
+
+    @functools.wraps(template.func)
+    def start() -> RepeatedTask:
+        return _started_copy(template)
 
     _MADE.add(start)
     return start

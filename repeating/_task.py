@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -138,7 +138,7 @@ class _State:
     slot: int = -1  # in _RUNNING
     tick: int | None = None
     # The run's timeout: None, armed (what cancels it), or True once it fired.
-    guard: _Disarm | bool | None = None
+    guard: _Disarm | Literal[True] | None = None
 
 
 # No setattr hooks: configuration is validated once, in __init__, and is
@@ -676,7 +676,7 @@ class RepeatedTask:
                     # fire time that has passed runs; the others are skipped.
                     fire, missed = catch_up(schedule, fire, now)
                     if missed:
-                        self._skipped(missed)
+                        self._skipped(missed, "was behind the wall clock")
                     this, fire = fire, schedule.after(fire)
                     if lock is not None:
                         try:
@@ -740,7 +740,7 @@ class RepeatedTask:
             return fire
         latest, passed = catch_up(schedule, fire, now)
         if count:
-            self._skipped(passed + 1)
+            self._skipped(passed + 1, "overran its fire times")
         return schedule.after(latest)
 
     async def _sleep(
@@ -803,13 +803,12 @@ class RepeatedTask:
 
     def _cancelled_run(self, exc: asyncio.CancelledError) -> Exception:
         """The failure of a run that raised CancelledError; re-raises a real cancellation."""
-        if self._state.guard is not None and self._disarm():
+        if self._disarm():
             if _uncancel() == 0:
                 # Chained, so that the log shows where the run was waiting, or
                 # what a sync run raised once its thread returned.
-                error = self._timeout_error()
-                error.__cause__ = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
-                return error
+                cause = exc.__cause__
+                return self._timeout_error(cause if isinstance(cause, Exception) else exc)
             raise exc  # the loop is being cancelled as well
         if _cancelling(self._state.handle) != 0:
             raise exc  # a real cancellation: ours, or the app's
@@ -822,16 +821,14 @@ class RepeatedTask:
             return exc
         if _uncancel() != 0:
             raise asyncio.CancelledError  # the loop is being cancelled as well
-        error = self._timeout_error()
-        error.__cause__ = exc
-        return error
+        return self._timeout_error(exc)
 
     def _ended_run(self) -> Exception | None:
         """After a run with a timeout, or one that returned although cancelled: its
         TimeoutError, or None; re-raises a cancellation meant for the loop."""
-        timed_out = self._state.guard is not None and self._disarm()
+        timed_out = self._disarm()
         if timed_out and _uncancel() == 0:
-            return self._timeout_error()
+            return self._timeout_error(None)
         if timed_out or _cancelling(self._state.handle):
             if not self._state.cancelled_by_us:
                 self._log.warning(
@@ -855,11 +852,15 @@ class RepeatedTask:
                 exc_info=failure,
             )
 
-    def _timeout_error(self) -> TimeoutError:
+    def _timeout_error(self, cause: BaseException | None) -> TimeoutError:
+        """The run's TimeoutError, chained to `cause`: where the run was waiting, or
+        what it raised once cancelled."""
         msg = (
             f"run {self._state.count} of {self._name!r} exceeded its timeout of {self._timeout:g}s"
         )
-        return TimeoutError(msg)
+        error = TimeoutError(msg)
+        error.__cause__ = cause
+        return error
 
     def _arm_timeout(self) -> None:
         """Have the run in progress cancelled when `timeout` has passed, on the task's clock."""
@@ -880,7 +881,7 @@ class RepeatedTask:
         guard, self._state.guard = self._state.guard, None
         if guard is True:
             return True
-        if guard is not None and guard is not False:
+        if guard is not None:
             guard.cancel()
         return False
 
@@ -945,10 +946,7 @@ class RepeatedTask:
         missed = math.ceil(elapsed) - tick
         if missed <= 0:
             return tick
-        self._state.skipped += missed
-        self._log.debug(
-            "repeated task %r overran its period; skipped %d tick(s)", self._name, missed
-        )
+        self._skipped(missed, "overran its period")
         return tick + missed
 
     def _ended_by(self, exc: BaseException, *, reported: bool) -> None:
@@ -966,13 +964,9 @@ class RepeatedTask:
     def _log(self) -> logging.Logger:
         return self._logger if self._logger is not None else _LOGGER
 
-    def _skipped(self, missed: int) -> None:
+    def _skipped(self, missed: int, why: str) -> None:
         self._state.skipped += missed
-        self._log.debug(
-            "repeated task %r skipped %d fire time(s) that passed during a run or a clock jump",
-            self._name,
-            missed,
-        )
+        self._log.debug("repeated task %r %s; skipped %d tick(s)", self._name, why, missed)
 
     def _wake(self) -> None:
         handle = self._state.handle
